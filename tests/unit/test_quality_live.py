@@ -24,7 +24,7 @@ NORMAL = PictureMetrics(
     mean_luma=120, dark_fraction=0.0, bright_fraction=0.02, contrast=50, sharpness=400
 )
 DARK = PictureMetrics(
-    mean_luma=30, dark_fraction=0.6, bright_fraction=0.0, contrast=10, sharpness=40
+    mean_luma=30, dark_fraction=0.6, bright_fraction=0.0, contrast=10, sharpness=200
 )
 BLACK = PictureMetrics(
     mean_luma=2, dark_fraction=1.0, bright_fraction=0.0, contrast=0.5, sharpness=0
