@@ -1,0 +1,1 @@
+"""Video-call identity verification: the domain (records, queue, sessions, quality, outcomes)."""

@@ -1,0 +1,144 @@
+"""All settings, from environment variables (or a ``.env`` file), with documented defaults.
+
+One object, built once in ``server.py`` and passed down; nothing reads the environment elsewhere.
+See docs/configuration.md for the full list.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _split_list(value: Any) -> Any:
+    if isinstance(value, str):
+        value = value.strip()
+        if not value:
+            return []
+        if value.startswith("["):
+            return json.loads(value)
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+CsvList = Annotated[list[str], NoDecode]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    # -- server ----------------------------------------------------------------------------
+    host: str = "127.0.0.1"
+    port: int = 8080
+    public_url: str = ""  # e.g. https://verify.example.id; derived from host/port when empty
+    node_id: str = ""  # a name for this process in a cluster; random when empty
+    data_dir: Path = Path("data")
+    database_url: str = ""  # default: SQLite file under DATA_DIR
+    redis_url: str = ""  # set: Redis queue/presence and Socket.IO manager (scale-out)
+    redis_prefix: str = "vc"
+    log_json: bool = False
+    log_level: str = "INFO"
+    shutdown_grace_seconds: float = 30.0
+
+    # -- secrets ---------------------------------------------------------------------------
+    # Signing key for participant tokens; old keys still verify (rotation without downtime).
+    secret_key: str = ""
+    old_secret_keys: CsvList = Field(default_factory=list)
+    participant_token_ttl_seconds: int = 30 * 24 * 3600
+    officer_session_ttl_seconds: int = 12 * 3600
+    # "name:key" pairs for upstream systems (the insurer's backend).
+    upstream_api_keys: CsvList = Field(default_factory=list)
+
+    # -- limits ----------------------------------------------------------------------------
+    max_json_bytes: int = 64 * 1024
+    max_upload_bytes: int = 10 * 1024 * 1024
+    min_photo_width: int = 480
+    min_photo_height: int = 360
+
+    # -- calendar and service hours --------------------------------------------------------
+    timezone: str = "Asia/Jakarta"
+    public_holidays: CsvList = Field(default_factory=list)  # ISO dates
+    service_hours: str = "mon-fri 08:00-16:00"  # or "always"
+    review_working_days: int = 3
+
+    # -- queue and calls -------------------------------------------------------------------
+    participant_grace_seconds: float = 60.0
+    officer_grace_seconds: float = 20.0
+
+    # -- media -----------------------------------------------------------------------------
+    ice_servers: str = "[]"  # JSON list of RTCIceServer dicts (STUN)
+    turn_urls: CsvList = Field(default_factory=list)
+    turn_secret: str = ""
+    turn_ttl_seconds: int = 3600
+    allow_loopback_ice: bool = True
+    quality_sample_fps: float = 2.0
+    recording_retention_days: int = 365
+
+    # -- outcomes and webhooks -------------------------------------------------------------
+    # JSON list: [{"url": "...", "secrets": ["whsec_..."]}]
+    webhook_endpoints: str = "[]"
+    webhook_max_age_seconds: int = 3 * 24 * 3600
+
+    # -- web -------------------------------------------------------------------------------
+    frame_ancestors: str = "'self'"
+    cookie_secure: bool = False
+    metrics_token: str = ""
+
+    @field_validator(
+        "old_secret_keys", "upstream_api_keys", "public_holidays", "turn_urls", mode="before"
+    )
+    @classmethod
+    def _lists(cls, value: Any) -> Any:
+        return _split_list(value)
+
+    # -- derived ---------------------------------------------------------------------------
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite+aiosqlite:///{(self.data_dir / 'videocall.db').resolve()}"
+
+    @property
+    def effective_public_url(self) -> str:
+        return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"
+
+    @property
+    def holidays(self) -> list[date]:
+        return [date.fromisoformat(d) for d in self.public_holidays]
+
+    @property
+    def uploads_dir(self) -> Path:
+        return self.data_dir / "uploads"
+
+    @property
+    def recordings_dir(self) -> Path:
+        return self.data_dir / "recordings"
+
+    @property
+    def snapshots_dir(self) -> Path:
+        return self.data_dir / "snapshots"
+
+    def api_keys(self) -> dict[str, str]:
+        """key -> name of the upstream system that holds it."""
+        pairs = (item.split(":", 1) for item in self.upstream_api_keys if ":" in item)
+        return {key: name for name, key in pairs}
+
+    def signing_keys(self) -> list[str]:
+        """Current key first; a key is generated and kept under DATA_DIR when none is set."""
+        if not self.secret_key:
+            path = self.data_dir / "secret_key"
+            if path.exists():
+                self.secret_key = path.read_text().strip()
+            else:
+                self.data_dir.mkdir(parents=True, exist_ok=True)
+                self.secret_key = secrets.token_urlsafe(32)
+                path.write_text(self.secret_key)
+                path.chmod(0o600)
+        return [self.secret_key, *self.old_secret_keys]

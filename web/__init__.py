@@ -1,0 +1,1 @@
+"""The HTTP edge: the aiohttp application, JSON API, pages and static assets."""

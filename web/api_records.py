@@ -1,0 +1,443 @@
+"""JSON API of the participant's journey, the officers' log-in and the upstream system's calls."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import sqlalchemy as sa
+from aiohttp import web
+
+from videocall.accounts import Account, Role, verify_password
+from videocall.adapters import db
+from videocall.errors import NotAllowed, RateLimited, TooLarge, Unauthenticated, ValidationError
+from videocall.nik import Sex, mask_nik
+from videocall.ports import StoredDocument
+from videocall.records import DocumentKind, Record
+from videocall.service import Registration
+from web import keys
+from web.auth import (
+    SESSION_COOKIE,
+    participant_record_id,
+    require_api_key,
+    require_staff,
+)
+from web.openapi import ApiRegistry, read_json
+from web.schemas import (
+    AccountOut,
+    DocumentOut,
+    LoginIn,
+    NikOut,
+    OkOut,
+    ProfileIn,
+    RecordEventsOut,
+    RecordOut,
+    RegisterIn,
+    RegisterOut,
+)
+
+logger = logging.getLogger(__name__)
+api = ApiRegistry("Video-call identity verification API", "1.0")
+
+IMAGE_BODY = {
+    "image/jpeg": {"schema": {"type": "string", "format": "binary"}},
+    "image/png": {"schema": {"type": "string", "format": "binary"}},
+    "multipart/form-data": {
+        "schema": {"type": "object", "properties": {"file": {"type": "string", "format": "binary"}}}
+    },
+}
+
+
+def record_out(record: Record, docs: list[StoredDocument]) -> dict[str, Any]:
+    def iso(value: Any) -> str | None:
+        return value.isoformat() if value is not None else None
+
+    return RecordOut(
+        id=record.id,
+        nik_masked=mask_nik(record.nik),
+        mobile=record.mobile,
+        email=record.email,
+        state=record.state.value,
+        full_name=record.full_name,
+        birth_date=iso(record.birth_date),
+        sex=record.sex.value if record.sex else None,
+        documents=[DocumentOut(**d.as_dict()) for d in docs],
+        consent_at=iso(record.consent_at),
+        due_at=iso(record.due_at),
+        created_at=record.created_at.isoformat(),
+        updated_at=record.updated_at.isoformat(),
+        history=[h.as_dict() for h in record.history],  # type: ignore[misc]
+    ).model_dump(by_alias=True)
+
+
+async def _record_json(request: web.Request, record_id: str) -> dict[str, Any]:
+    records = request.app[keys.RECORDS]
+    record = await records.get(record_id)
+    return record_out(record, await records.documents(record_id))
+
+
+def _registration_response(request: web.Request, record: Record) -> web.Response:
+    tokens = request.app[keys.TOKENS]
+    body = RegisterOut(
+        record=RecordOut.model_validate(record_out(record, [])),
+        token=tokens.issue(record.id),
+        expires_in=tokens.ttl_seconds,
+    )
+    return web.json_response(body.model_dump(by_alias=True), status=201)
+
+
+# -- participant -------------------------------------------------------------------------------
+
+
+@api.route(
+    "POST",
+    "/api/participants",
+    summary="Register with NIK, mobile number and e-mail",
+    tag="participant",
+    body=RegisterIn,
+    response=RegisterOut,
+    status=201,
+)
+async def register(request: web.Request) -> web.Response:
+    body = await read_json(request, RegisterIn)
+    record = await request.app[keys.SERVICE].register(
+        Registration(body.nik, body.mobile, body.email), actor="participant"
+    )
+    return _registration_response(request, record)
+
+
+@api.route(
+    "GET",
+    "/api/me",
+    summary="Own record: status, due date, documents and history",
+    tag="participant",
+    response=RecordOut,
+    security="participant",
+)
+async def get_me(request: web.Request) -> web.Response:
+    return web.json_response(await _record_json(request, participant_record_id(request)))
+
+
+@api.route(
+    "PUT",
+    "/api/me/profile",
+    summary="Full name, date of birth and sex (must match NIK)",
+    tag="participant",
+    body=ProfileIn,
+    response=RecordOut,
+    security="participant",
+)
+async def put_profile(request: web.Request) -> web.Response:
+    record_id = participant_record_id(request)
+    body = await read_json(request, ProfileIn)
+    await request.app[keys.SERVICE].set_profile(
+        record_id,
+        full_name=body.full_name.strip(),
+        birth_date=body.birth_date,
+        sex=Sex(body.sex),
+        actor=f"participant:{record_id}",
+    )
+    return web.json_response(await _record_json(request, record_id))
+
+
+async def _read_upload(request: web.Request) -> bytes:
+    limit = request.app[keys.SETTINGS].max_upload_bytes
+    too_large = TooLarge(
+        f"the photo is larger than {limit // (1024 * 1024)} MB",
+        code="upload_too_large",
+        field="file",
+    )
+    if request.content_length is not None and request.content_length > limit + 64 * 1024:
+        raise too_large
+    if request.content_type == "multipart/form-data":
+        reader = await request.multipart()
+        async for part in reader:
+            if getattr(part, "name", None) == "file":
+                data = bytearray()
+                while chunk := await part.read_chunk():  # type: ignore[union-attr]
+                    data += chunk
+                    if len(data) > limit:
+                        raise too_large
+                return bytes(data)
+        raise ValidationError("the form has no 'file' field", code="missing_field", field="file")
+    data = await request.content.read(limit + 1)
+    if len(data) > limit:
+        raise too_large
+    if not data:
+        raise ValidationError("the upload is empty", code="image_unreadable", field="file")
+    return data
+
+
+def _kind(request: web.Request) -> DocumentKind:
+    try:
+        return DocumentKind(request.match_info["kind"])
+    except ValueError:
+        raise ValidationError(
+            "document kind must be ktp, selfie_with_ktp or face",
+            code="document_kind",
+            field="kind",
+        ) from None
+
+
+@api.route(
+    "PUT",
+    "/api/me/documents/{kind}",
+    summary="Upload (or replace) a photo",
+    tag="participant",
+    raw_body=IMAGE_BODY,
+    response=DocumentOut,
+    security="participant",
+)
+async def put_document(request: web.Request) -> web.Response:
+    record_id = participant_record_id(request)
+    kind = _kind(request)
+    data = await _read_upload(request)
+    doc = await request.app[keys.SERVICE].upload_document(
+        record_id, kind, data, actor=f"participant:{record_id}"
+    )
+    return web.json_response(doc.as_dict())
+
+
+async def _document_file(request: web.Request, record_id: str) -> web.Response:
+    kind = _kind(request)
+    docs = {d.kind: d for d in await request.app[keys.RECORDS].documents(record_id)}
+    if kind not in docs:
+        raise ValidationError("no such document uploaded", code="document_missing", field="kind")
+    data = await request.app[keys.BLOBS].get(docs[kind].sha256)
+    return web.Response(
+        body=data,
+        content_type=docs[kind].content_type,
+        headers={"Cache-Control": "private, no-store"},
+    )
+
+
+@api.route(
+    "GET",
+    "/api/me/documents/{kind}",
+    summary="Own uploaded photo",
+    tag="participant",
+    raw_response="image/jpeg",
+    security="participant",
+)
+async def get_my_document(request: web.Request) -> web.Response:
+    return await _document_file(request, participant_record_id(request))
+
+
+@api.route(
+    "POST",
+    "/api/me/consent",
+    summary="Consent to the call being recorded",
+    tag="participant",
+    response=RecordOut,
+    security="participant",
+)
+async def post_consent(request: web.Request) -> web.Response:
+    record_id = participant_record_id(request)
+    await request.app[keys.SERVICE].give_consent(record_id, actor=f"participant:{record_id}")
+    return web.json_response(await _record_json(request, record_id))
+
+
+# -- officers and supervisors ------------------------------------------------------------------
+
+
+async def _check_login(request: web.Request, body: LoginIn) -> Account:
+    app = request.app
+    accounts, policy, now = app[keys.ACCOUNTS], app[keys.LOCKOUT], app[keys.CLOCK].now()
+    account = await accounts.by_username(body.username)
+    if account is not None and policy.locked(account, now):
+        assert account.locked_until is not None
+        raise RateLimited(
+            "too many failed log-ins; the account is locked for a while",
+            retry_after=(account.locked_until - now).total_seconds(),
+            code="account_locked",
+        )
+    valid = verify_password(account.password_hash if account else None, body.password)
+    if account is None or not valid or account.disabled:
+        if account is not None:
+            await accounts.record_failure(
+                account.id, policy.after_failure(account.failed_logins + 1, now)
+            )
+        raise Unauthenticated("wrong user name or password", code="bad_credentials")
+    if account.failed_logins:
+        await accounts.reset_failures(account.id)
+    return account
+
+
+@api.route(
+    "POST",
+    "/api/auth/login",
+    summary="Officer/supervisor log-in (sets a session cookie)",
+    tag="staff",
+    body=LoginIn,
+    response=AccountOut,
+    errors=(400, 401, 413, 422, 429),
+)
+async def login(request: web.Request) -> web.Response:
+    body = await read_json(request, LoginIn)
+    account = await _check_login(request, body)
+    settings = request.app[keys.SETTINGS]
+    token = await request.app[keys.ACCOUNTS].open_session(
+        account.id, request.app[keys.CLOCK].now(), settings.officer_session_ttl_seconds
+    )
+    logger.info("log-in %s", account.actor)
+    response = web.json_response(account.public())
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        httponly=True,
+        samesite="Strict",
+        path="/",
+        secure=settings.cookie_secure or request.secure,
+        max_age=settings.officer_session_ttl_seconds,
+    )
+    return response
+
+
+@api.route("POST", "/api/auth/logout", summary="End the session", tag="staff", response=OkOut)
+async def logout(request: web.Request) -> web.Response:
+    token = request.cookies.get(SESSION_COOKIE)
+    if token:
+        await request.app[keys.ACCOUNTS].close_session(token)
+    response = web.json_response({"ok": True})
+    response.del_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@api.route(
+    "GET",
+    "/api/auth/me",
+    summary="The logged-in officer or supervisor",
+    tag="staff",
+    response=AccountOut,
+    security="staff",
+)
+async def whoami(request: web.Request) -> web.Response:
+    return web.json_response((await require_staff(request)).public())
+
+
+@api.route(
+    "GET",
+    "/api/records/{record_id}",
+    summary="A record (officers and supervisors)",
+    tag="staff",
+    response=RecordOut,
+    security="staff",
+)
+async def staff_get_record(request: web.Request) -> web.Response:
+    await require_staff(request)
+    return web.json_response(await _record_json(request, request.match_info["record_id"]))
+
+
+@api.route(
+    "POST",
+    "/api/records/{record_id}/reveal-nik",
+    summary="Reveal the full NIK (written to the audit history)",
+    tag="staff",
+    response=NikOut,
+    security="staff",
+)
+async def reveal_nik(request: web.Request) -> web.Response:
+    account = await require_staff(request)
+    record_id = request.match_info["record_id"]
+    await request.app[keys.SERVICE].note(record_id, "nik_revealed", actor=account.actor)
+    record = await request.app[keys.RECORDS].get(record_id)
+    return web.json_response({"nik": record.nik})
+
+
+@api.route(
+    "GET",
+    "/api/records/{record_id}/documents/{kind}",
+    summary="A participant's photo (written to the audit history)",
+    tag="staff",
+    raw_response="image/jpeg",
+    security="staff",
+)
+async def staff_get_document(request: web.Request) -> web.Response:
+    account = await require_staff(request)
+    record_id = request.match_info["record_id"]
+    kind = _kind(request)
+    response = await _document_file(request, record_id)
+    await request.app[keys.SERVICE].note(
+        record_id, "document_viewed", actor=account.actor, detail={"kind": kind.value}
+    )
+    return response
+
+
+# -- upstream system ---------------------------------------------------------------------------
+
+
+@api.route(
+    "POST",
+    "/api/upstream/records",
+    summary="Create a record for a participant (returns their access token)",
+    tag="upstream",
+    body=RegisterIn,
+    response=RegisterOut,
+    status=201,
+    security="api_key",
+)
+async def upstream_create(request: web.Request) -> web.Response:
+    name = require_api_key(request)
+    body = await read_json(request, RegisterIn)
+    record = await request.app[keys.SERVICE].register(
+        Registration(body.nik, body.mobile, body.email), actor=f"upstream:{name}"
+    )
+    return _registration_response(request, record)
+
+
+@api.route(
+    "GET",
+    "/api/upstream/records/{record_id}",
+    summary="A record's status and history",
+    tag="upstream",
+    response=RecordOut,
+    security="api_key",
+)
+async def upstream_get(request: web.Request) -> web.Response:
+    require_api_key(request)
+    return web.json_response(await _record_json(request, request.match_info["record_id"]))
+
+
+@api.route(
+    "GET",
+    "/api/upstream/records/{record_id}/events",
+    summary="A record's event history (the same events the webhooks carry)",
+    tag="upstream",
+    response=RecordEventsOut,
+    security="api_key",
+)
+async def upstream_events(request: web.Request) -> web.Response:
+    require_api_key(request)
+    record_id = request.match_info["record_id"]
+    record = await request.app[keys.RECORDS].get(record_id)
+    async with request.app[keys.DATABASE].connect() as conn:
+        rows = (
+            await conn.execute(
+                sa.select(db.outbox_events)
+                .where(db.outbox_events.c.record_id == record_id)
+                .order_by(db.outbox_events.c.seq)
+            )
+        ).all()
+    events = [
+        {
+            "id": r.id,
+            "type": r.type,
+            "record_id": r.record_id,
+            "occurred_at": r.occurred_at.isoformat(),
+            "data": r.data,
+        }
+        for r in rows
+    ]
+    return web.json_response(
+        {
+            "record_id": record.id,
+            "state": record.state.value,
+            "due_at": record.due_at.isoformat() if record.due_at else None,
+            "events": events,
+        }
+    )
+
+
+def staff_only(account: Account, *roles: Role) -> None:
+    if account.role not in roles:
+        raise NotAllowed("your role may not do this", code="role_forbidden")

@@ -1,0 +1,133 @@
+"""The application factory: every resource is opened and closed in ``cleanup_ctx``."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from videocall.accounts import LockoutPolicy
+from videocall.adapters.files import FileBlobStore
+from videocall.adapters.sql_accounts import SqlAccounts
+from videocall.adapters.sql_records import Database, SqlRecordRepository
+from videocall.clock import Clock, SystemClock
+from videocall.documents import DocumentRules
+from videocall.service import RecordService
+from videocall.settings import Settings
+from videocall.tokens import ParticipantTokens
+from videocall.workdays import WorkCalendar
+from web import keys
+from web.api_records import api
+from web.errors import error_middleware
+
+logger = logging.getLogger(__name__)
+
+# Parts added by later layers (signalling, media, outcomes, pages): each gets the app to extend.
+AppPlugin = Callable[[web.Application], None]
+_PLUGINS: list[str] = []
+
+
+def content_security_policy(settings: Settings) -> str:
+    return (
+        "default-src 'self'; img-src 'self' blob: data:; media-src 'self' blob: mediastream:; "
+        "connect-src 'self' ws: wss:; script-src 'self'; style-src 'self'; object-src 'none'; "
+        f"base-uri 'none'; form-action 'self'; frame-ancestors {settings.frame_ancestors}"
+    )
+
+
+def security_headers(settings: Settings) -> Callable[..., Awaitable[web.StreamResponse]]:
+    csp = content_security_policy(settings)
+
+    @web.middleware
+    async def middleware(request: web.Request, handler: Any) -> web.StreamResponse:
+        response: web.StreamResponse = await handler(request)
+        response.headers.setdefault("Content-Security-Policy", csp)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "no-referrer")
+        if request.path.startswith("/api/"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
+
+    return middleware
+
+
+async def healthz(_request: web.Request) -> web.Response:
+    return web.json_response({"status": "ok"})
+
+
+async def readyz(request: web.Request) -> web.Response:
+    try:
+        await request.app[keys.DATABASE].ping()
+    except Exception:
+        logger.warning("readiness: database unreachable")
+        return web.json_response(
+            {"error": {"code": "database_unreachable", "message": "database unreachable"}},
+            status=503,
+        )
+    return web.json_response({"status": "ready"})
+
+
+def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
+    """Build the application; nothing is opened until it starts."""
+    app = web.Application(
+        middlewares=[security_headers(settings), error_middleware],
+        # Uploads are the largest bodies; JSON bodies have their own, smaller limit.
+        client_max_size=settings.max_upload_bytes + 256 * 1024,
+    )
+    app[keys.SETTINGS] = settings
+    app[keys.CLOCK] = clock or SystemClock()
+    app[keys.EXTRAS] = {}
+    calendar = WorkCalendar(settings.holidays, settings.timezone)
+    app[keys.CALENDAR] = calendar
+    app[keys.LOCKOUT] = LockoutPolicy()
+    app[keys.TOKENS] = ParticipantTokens(
+        settings.signing_keys(), settings.participant_token_ttl_seconds
+    )
+    app.cleanup_ctx.append(_storage)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readyz)
+    api.install(app)
+    for plugin in _plugin_installers():
+        plugin(app)
+    return app
+
+
+def _plugin_installers() -> list[AppPlugin]:
+    """Optional layers, installed when their modules exist (signalling, outcomes, pages)."""
+    import importlib
+
+    installers: list[AppPlugin] = []
+    for name in ("signaling.install", "web.outcomes_api", "web.pages"):
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        installers.append(module.install)
+    return installers
+
+
+async def _storage(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    database = Database.from_url(settings.effective_database_url)
+    app[keys.DATABASE] = database
+    app[keys.RECORDS] = SqlRecordRepository(database)
+    app[keys.ACCOUNTS] = SqlAccounts(database)
+    app[keys.BLOBS] = FileBlobStore(settings.uploads_dir)
+    app[keys.SERVICE] = RecordService(
+        app[keys.RECORDS],
+        app[keys.BLOBS],
+        app[keys.CLOCK],
+        app[keys.CALENDAR],
+        DocumentRules(
+            max_bytes=settings.max_upload_bytes,
+            min_width=settings.min_photo_width,
+            min_height=settings.min_photo_height,
+        ),
+    )
+    yield
+    await database.close()

@@ -1,0 +1,30 @@
+"""Typed application keys: what ``create_app`` puts on the app for handlers and namespaces."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+
+from videocall.accounts import LockoutPolicy
+from videocall.adapters.files import FileBlobStore
+from videocall.adapters.sql_accounts import SqlAccounts
+from videocall.adapters.sql_records import Database, SqlRecordRepository
+from videocall.clock import Clock
+from videocall.service import RecordService
+from videocall.settings import Settings
+from videocall.tokens import ParticipantTokens
+from videocall.workdays import WorkCalendar
+
+SETTINGS = web.AppKey("settings", Settings)
+CLOCK = web.AppKey("clock", Clock)
+DATABASE = web.AppKey("database", Database)
+RECORDS = web.AppKey("records", SqlRecordRepository)
+ACCOUNTS = web.AppKey("accounts", SqlAccounts)
+BLOBS = web.AppKey("blobs", FileBlobStore)
+SERVICE = web.AppKey("service", RecordService)
+TOKENS = web.AppKey("tokens", ParticipantTokens)
+CALENDAR = web.AppKey("calendar", WorkCalendar)
+LOCKOUT = web.AppKey("lockout", LockoutPolicy)
+# Filled by later parts (signalling, media, outcomes): anything with start()/close().
+EXTRAS = web.AppKey("extras", dict[str, Any])

@@ -1,0 +1,161 @@
+"""A small route registry that serves both aiohttp and the OpenAPI 3.1 document at
+``/api/openapi.json``: a route is declared once, with its request and response models."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any, TypeVar
+
+from aiohttp import web
+from pydantic import BaseModel
+from pydantic import ValidationError as PydanticError
+
+from videocall.errors import TooLarge, ValidationError
+from web import keys
+from web.schemas import ErrorOut
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass
+class ApiRoute:
+    method: str
+    path: str
+    handler: Handler
+    summary: str
+    tag: str
+    body: type[BaseModel] | None = None
+    response: type[BaseModel] | None = None
+    status: int = 200
+    security: str | None = None  # participant | staff | api_key
+    raw_body: dict[str, Any] | None = None  # non-JSON request body (uploads)
+    raw_response: str | None = None  # content type of a non-JSON response
+    errors: tuple[int, ...] = (400, 401, 403, 404, 409, 413, 422)
+    params: list[dict[str, Any]] = field(default_factory=list)
+
+
+class ApiRegistry:
+    def __init__(self, title: str, version: str) -> None:
+        self.title = title
+        self.version = version
+        self.routes: list[ApiRoute] = []
+
+    def route(self, method: str, path: str, **kw: Any) -> Callable[[Handler], Handler]:
+        def register(handler: Handler) -> Handler:
+            self.routes.append(ApiRoute(method, path, handler, **kw))
+            return handler
+
+        return register
+
+    def install(self, app: web.Application) -> None:
+        for r in self.routes:
+            app.router.add_route(r.method, r.path, r.handler)
+        spec = self.spec()
+
+        async def openapi(_request: web.Request) -> web.Response:
+            return web.json_response(spec)
+
+        app.router.add_get("/api/openapi.json", openapi)
+
+    def spec(self) -> dict[str, Any]:
+        schemas: dict[str, Any] = {}
+
+        def ref(model: type[BaseModel]) -> dict[str, str]:
+            schema = model.model_json_schema(
+                by_alias=True, ref_template="#/components/schemas/{model}", mode="serialization"
+            )
+            schemas.update(schema.pop("$defs", {}))
+            schemas[model.__name__] = schema
+            return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+        def ref_in(model: type[BaseModel]) -> dict[str, str]:
+            schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            schemas.update(schema.pop("$defs", {}))
+            schemas[model.__name__] = schema
+            return {"$ref": f"#/components/schemas/{model.__name__}"}
+
+        paths: dict[str, Any] = {}
+        error_ref = ref(ErrorOut)
+        for r in self.routes:
+            op: dict[str, Any] = {
+                "summary": r.summary,
+                "tags": [r.tag],
+                "operationId": r.handler.__name__,
+                "responses": {},
+            }
+            params = [
+                {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+                for name in _path_params(r.path)
+            ]
+            if params or r.params:
+                op["parameters"] = params + r.params
+            if r.security:
+                op["security"] = [{r.security: []}]
+            if r.body is not None:
+                op["requestBody"] = {
+                    "required": True,
+                    "content": {"application/json": {"schema": ref_in(r.body)}},
+                }
+            elif r.raw_body is not None:
+                op["requestBody"] = {"required": True, "content": r.raw_body}
+            ok: dict[str, Any] = {"description": "OK"}
+            if r.response is not None:
+                ok["content"] = {"application/json": {"schema": ref(r.response)}}
+            elif r.raw_response is not None:
+                ok["content"] = {r.raw_response: {"schema": {"type": "string", "format": "binary"}}}
+            op["responses"][str(r.status)] = ok
+            for status in r.errors:
+                op["responses"][str(status)] = {
+                    "description": "error",
+                    "content": {"application/json": {"schema": error_ref}},
+                }
+            paths.setdefault(r.path, {})[r.method.lower()] = op
+        return {
+            "openapi": "3.1.0",
+            "info": {"title": self.title, "version": self.version},
+            "paths": paths,
+            "components": {
+                "schemas": schemas,
+                "securitySchemes": {
+                    "participant": {"type": "http", "scheme": "bearer"},
+                    "staff": {"type": "apiKey", "in": "cookie", "name": "vc_session"},
+                    "api_key": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+                },
+            },
+        }
+
+
+def _path_params(path: str) -> list[str]:
+    return [part[1:-1].split(":")[0] for part in path.split("/") if part.startswith("{")]
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+async def read_json(request: web.Request, model: type[M]) -> M:
+    """Parse and validate a JSON body: size, syntax, types and unknown fields, each a clear 4xx."""
+    limit = request.app[keys.SETTINGS].max_json_bytes
+    if request.content_length is not None and request.content_length > limit:
+        raise TooLarge("the request body is too large", code="body_too_large")
+    raw = await request.content.read(limit + 1)
+    if len(raw) > limit:
+        raise TooLarge("the request body is too large", code="body_too_large")
+    try:
+        data = json.loads(raw)
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        raise ValidationError("the body is not valid JSON", code="malformed_json") from None
+    if not isinstance(data, dict):
+        raise ValidationError("the body must be a JSON object", code="malformed_json")
+    try:
+        return model.model_validate(data)
+    except PydanticError as exc:
+        first = exc.errors()[0]
+        loc = ".".join(str(p) for p in first["loc"]) or None
+        kind = first["type"]
+        code = {
+            "extra_forbidden": "unknown_field",
+            "missing": "missing_field",
+        }.get(kind, "invalid_field")
+        raise ValidationError(f"{loc}: {first['msg']}", code=code, field=loc) from None
