@@ -1,4 +1,4 @@
-"""Participant access tokens: signed, expiring, bound to one record; keys rotate without downtime."""
+"""Participant access tokens: signed, expiring, bound to one record; keys rotate safely."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The one place where errors become HTTP responses: ``{"error": {"code", "message", "field"?}}``."""
+"""Where errors become HTTP responses: ``{"error": {"code", "message", "field"?}}``."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Content-addressed file storage for uploads and snapshots (mode 0600, no personal data in names)."""
+"""Content-addressed storage for uploads and snapshots (mode 0600, no personal data in names)."""
 
 from __future__ import annotations
 

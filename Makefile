@@ -1,0 +1,68 @@
+# make run   — set up and start the server on the embedded default (SQLite, in-process queue)
+# make test  — set up and run the whole test suite (needs PostgreSQL and Redis on 127.0.0.1)
+SHELL := /bin/bash
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8080
+DEMO_USER ?= demo.officer
+DEMO_PASSWORD ?= Petugas-Demo-2026
+DEMO_SUPERVISOR ?= demo.supervisor
+
+.PHONY: setup run test lint bench chromium web-deps services run-cluster clean
+
+$(BIN)/python:
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $@
+
+web/node_modules/.installed: web/package.json web/package-lock.json
+	cd web && npm ci --no-audit --no-fund --silent
+	touch $@
+
+web-deps: web/node_modules/.installed
+
+setup: $(VENV)/.installed web-deps
+
+chromium:
+	@command -v chromium >/dev/null || { \
+	  echo "installing Debian chromium for the browser tests"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-core) >/dev/null; }
+
+run: setup
+	@mkdir -p data
+	$(BIN)/python -m videocall.adapters.migrate
+	@ACCOUNT_PASSWORD='$(DEMO_PASSWORD)' $(BIN)/python -m videocall.accounts create --if-missing \
+	  --username $(DEMO_USER) --role officer --name "Petugas Demo" >/dev/null
+	@ACCOUNT_PASSWORD='$(DEMO_PASSWORD)' $(BIN)/python -m videocall.accounts create --if-missing \
+	  --username $(DEMO_SUPERVISOR) --role supervisor --name "Supervisor Demo" >/dev/null
+	@echo ""
+	@echo "  Participant:  http://$(HOST):$(PORT)/"
+	@echo "  Officer:      http://$(HOST):$(PORT)/officer"
+	@echo "  Supervisor:   http://$(HOST):$(PORT)/supervisor"
+	@echo "  Demo officer login:     $(DEMO_USER) / $(DEMO_PASSWORD)"
+	@echo "  Demo supervisor login:  $(DEMO_SUPERVISOR) / $(DEMO_PASSWORD)"
+	@echo "  (demo: service hours open around the clock; set SERVICE_HOURS to change)"
+	@echo ""
+	SERVICE_HOURS=$${SERVICE_HOURS:-always} $(BIN)/python server.py --host $(HOST) --port $(PORT)
+
+services:
+	@bash .ci/services.sh
+
+test: setup chromium services
+	$(BIN)/ruff check .
+	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+bench: setup
+	$(BIN)/python -m bench.all
+
+clean:
+	rm -rf $(VENV) web/node_modules data test-output
