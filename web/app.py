@@ -12,6 +12,7 @@ from videocall.accounts import LockoutPolicy
 from videocall.adapters.files import FileBlobStore
 from videocall.adapters.sql_accounts import SqlAccounts
 from videocall.adapters.sql_records import Database, SqlRecordRepository
+from videocall.adapters.sql_sessions import SqlCallSessions
 from videocall.clock import Clock, SystemClock
 from videocall.documents import DocumentRules
 from videocall.service import RecordService
@@ -117,6 +118,7 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     app[keys.DATABASE] = database
     app[keys.RECORDS] = SqlRecordRepository(database)
     app[keys.ACCOUNTS] = SqlAccounts(database)
+    app[keys.SESSIONS] = SqlCallSessions(database, app[keys.RECORDS])
     app[keys.BLOBS] = FileBlobStore(settings.uploads_dir)
     app[keys.SERVICE] = RecordService(
         app[keys.RECORDS],

@@ -10,6 +10,7 @@ from videocall.accounts import LockoutPolicy
 from videocall.adapters.files import FileBlobStore
 from videocall.adapters.sql_accounts import SqlAccounts
 from videocall.adapters.sql_records import Database, SqlRecordRepository
+from videocall.adapters.sql_sessions import SqlCallSessions
 from videocall.clock import Clock
 from videocall.service import RecordService
 from videocall.settings import Settings
@@ -20,6 +21,7 @@ SETTINGS = web.AppKey("settings", Settings)
 CLOCK = web.AppKey("clock", Clock)
 DATABASE = web.AppKey("database", Database)
 RECORDS = web.AppKey("records", SqlRecordRepository)
+SESSIONS = web.AppKey("sessions", SqlCallSessions)
 ACCOUNTS = web.AppKey("accounts", SqlAccounts)
 BLOBS = web.AppKey("blobs", FileBlobStore)
 SERVICE = web.AppKey("service", RecordService)
