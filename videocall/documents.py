@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import logging
 import warnings
 from dataclasses import dataclass
 
@@ -16,6 +17,8 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from videocall.errors import TooLarge, ValidationError
 from videocall.quality import PictureMetrics, measure
+
+logger = logging.getLogger(__name__)
 
 ALLOWED_FORMATS = {"JPEG": "image/jpeg", "PNG": "image/png"}
 # Decompression-bomb guard: far above any phone camera, far below what would exhaust memory.
@@ -71,7 +74,8 @@ def _decode(data: bytes) -> Image.Image:
         ValueError,
         Image.DecompressionBombError,
         Image.DecompressionBombWarning,
-    ):
+    ) as exc:
+        logger.info("upload not decodable: %s: %s", type(exc).__name__, exc)
         raise ValidationError(
             "the file is not a readable JPEG or PNG image", code="image_unreadable", field="file"
         ) from None

@@ -22,7 +22,7 @@ from web.auth import (
     require_api_key,
     require_staff,
 )
-from web.openapi import ApiRegistry, read_json
+from web.openapi import ApiRegistry, read_json, read_limited
 from web.schemas import (
     AccountOut,
     DocumentOut,
@@ -160,8 +160,8 @@ async def _read_upload(request: web.Request) -> bytes:
                         raise too_large
                 return bytes(data)
         raise ValidationError("the form has no 'file' field", code="missing_field", field="file")
-    data = await request.content.read(limit + 1)
-    if len(data) > limit:
+    data = await read_limited(request, limit)
+    if data is None:
         raise too_large
     if not data:
         raise ValidationError("the upload is empty", code="image_unreadable", field="file")

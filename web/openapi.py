@@ -134,13 +134,23 @@ def _path_params(path: str) -> list[str]:
 M = TypeVar("M", bound=BaseModel)
 
 
+async def read_limited(request: web.Request, limit: int) -> bytes | None:
+    """The whole body, or None as soon as it passes ``limit`` bytes (without reading it all)."""
+    data = bytearray()
+    async for chunk in request.content.iter_any():
+        data += chunk
+        if len(data) > limit:
+            return None
+    return bytes(data)
+
+
 async def read_json(request: web.Request, model: type[M]) -> M:
     """Parse and validate a JSON body: size, syntax, types and unknown fields, each a clear 4xx."""
     limit = request.app[keys.SETTINGS].max_json_bytes
     if request.content_length is not None and request.content_length > limit:
         raise TooLarge("the request body is too large", code="body_too_large")
-    raw = await request.content.read(limit + 1)
-    if len(raw) > limit:
+    raw = await read_limited(request, limit)
+    if raw is None:
         raise TooLarge("the request body is too large", code="body_too_large")
     try:
         data = json.loads(raw)

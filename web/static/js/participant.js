@@ -1,0 +1,480 @@
+// The participant's journey, one step at a time; the record's state on the server decides
+// where a reload resumes (the access token is kept in localStorage).
+import * as i18n from "./i18n.js";
+import { t } from "./i18n.js";
+import { call, setToken, token, imageUrl, ApiError } from "./api.js";
+import { clearErrors, showError, fieldError, busy, errorText } from "./forms.js";
+import { banner, watchBrowser, withRetry } from "./net.js";
+import * as precheck from "./precheck.js";
+import { LiveSession } from "./participant_live.js";
+
+const STEPS = ["register", "profile", "documents", "consent", "precheck", "queue", "call", "result"];
+const KINDS = ["ktp", "selfie_with_ktp", "face"];
+const STAGE_KEY = "vc_stage"; // "queue" once the pre-call check passed (resume there on reload)
+
+const state = {
+  record: null,
+  step: null,
+  stream: null,
+  meterTimer: null,
+  mic: null,
+  live: null,
+  checks: { camera: false, network: false },
+};
+
+const $ = (id) => document.getElementById(id);
+
+// -- navigation ---------------------------------------------------------------------------
+
+function showStep(step) {
+  state.step = step;
+  $("loading").hidden = true;
+  for (const name of STEPS) $(`step-${name}`).hidden = name !== step;
+  const index = STEPS.indexOf(step);
+  for (const li of document.querySelectorAll("#steps li")) {
+    const i = STEPS.indexOf(li.dataset.step);
+    li.classList.toggle("done", i < index);
+    li.classList.toggle("current", i === index);
+    if (i === index) li.setAttribute("aria-current", "step");
+    else li.removeAttribute("aria-current");
+  }
+  $("progress-bar").value = index + 1;
+  updateProgressLabel();
+  document.body.dataset.step = step;
+  const heading = $(`step-${step}`).querySelector("h1");
+  if (heading) {
+    heading.tabIndex = -1;
+    heading.focus({ preventScroll: false });
+  }
+  if (step === "documents") renderDocuments();
+  if (step === "result") renderResult();
+  if (step !== "precheck" && step !== "queue" && step !== "call") stopMedia();
+}
+
+function updateProgressLabel() {
+  if (!state.step) return;
+  const index = STEPS.indexOf(state.step);
+  $("progress-label").textContent = t("progress.label", {
+    n: index + 1,
+    total: STEPS.length,
+    name: t(`step.${state.step}`),
+  });
+}
+
+/** Where a record in this state continues its journey. */
+function stepFor(record) {
+  switch (record.state) {
+    case "registered":
+      return "profile";
+    case "profile_complete":
+    case "retry_required":
+      return "documents";
+    case "documents_uploaded":
+      return "consent";
+    case "ready_for_call":
+      return localStorage.getItem(STAGE_KEY) === "queue" ? "queue" : "precheck";
+    case "in_call":
+      return "call";
+    default:
+      return "result";
+  }
+}
+
+async function loadRecord() {
+  state.record = await withRetry(() => call("GET", "/api/me", { auth: true }));
+  return state.record;
+}
+
+function go(step) {
+  if (step === "queue" || step === "call") startLive(step);
+  else showStep(step);
+}
+
+// -- 1. register ------------------------------------------------------------------------
+
+function setupRegister() {
+  const form = $("form-register");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    const nik = form.nik.value.replace(/\s+/g, "");
+    if (!/^\d{16}$/.test(nik)) return fieldError(form, "nik", "nik_format");
+    if (!form.mobile.value.trim()) return fieldError(form, "mobile", "mobile_format");
+    if (!form.email.value.trim()) return fieldError(form, "email", "email_format");
+    await busy(form.querySelector("button[type=submit]"), async () => {
+      try {
+        const out = await call("POST", "/api/participants", {
+          json: { nik, mobile: form.mobile.value.trim(), email: form.email.value.trim() },
+        });
+        setToken(out.token);
+        localStorage.removeItem(STAGE_KEY);
+        state.record = out.record;
+        go(stepFor(out.record));
+      } catch (err) {
+        showError(form, err, "err-form-register");
+      }
+    });
+  });
+}
+
+// -- 2. profile -------------------------------------------------------------------------
+
+function setupProfile() {
+  const form = $("form-profile");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    const sex = form.querySelector("input[name=sex]:checked");
+    if (form.full_name.value.trim().length < 2) return fieldError(form, "full_name", "full_name_required");
+    if (!form.birth_date.value) return fieldError(form, "birth_date", "birth_date_required");
+    if (!sex) return fieldError(form, "sex", "sex_required");
+    await busy(form.querySelector("button[type=submit]"), async () => {
+      try {
+        state.record = await call("PUT", "/api/me/profile", {
+          auth: true,
+          json: { full_name: form.full_name.value.trim(), birth_date: form.birth_date.value, sex: sex.value },
+        });
+        go(stepFor(state.record));
+      } catch (err) {
+        handleAuthError(err) || showError(form, err, "err-form-profile");
+      }
+    });
+  });
+}
+
+function fillProfile(record) {
+  const form = $("form-profile");
+  if (record.full_name) form.full_name.value = record.full_name;
+  if (record.birth_date) form.birth_date.value = record.birth_date;
+  if (record.sex) form.querySelector(`input[name=sex][value=${record.sex}]`).checked = true;
+}
+
+// -- 3. documents -----------------------------------------------------------------------
+
+function documentsByKind() {
+  const out = {};
+  for (const doc of (state.record && state.record.documents) || []) out[doc.kind] = doc;
+  return out;
+}
+
+function renderVerdict(kind, doc) {
+  const box = $(`verdict-${kind}`);
+  const card = box.closest(".doc");
+  if (!doc) {
+    box.textContent = t("documents.not_uploaded");
+    card.dataset.status = "pending";
+    return;
+  }
+  if (!doc.verdicts.length) {
+    box.textContent = `✓ ${t("documents.verdict_ok")}`;
+    card.dataset.status = "ok";
+  } else {
+    box.textContent = doc.verdicts.map((v) => `⚠ ${t(`verdict.${v}`)}`).join(" · ") + ` — ${t("documents.retake")}`;
+    card.dataset.status = "warn";
+  }
+}
+
+async function renderDocuments() {
+  const docs = documentsByKind();
+  for (const kind of KINDS) {
+    renderVerdict(kind, docs[kind]);
+    const img = document.querySelector(`.doc[data-kind=${kind}] .thumb`);
+    if (docs[kind] && !img.src) {
+      try {
+        img.src = await imageUrl(`/api/me/documents/${kind}`, { auth: true });
+        img.hidden = false;
+      } catch {
+        /* the thumbnail is a convenience only */
+      }
+    }
+  }
+  $("documents-next").disabled = !KINDS.every((k) => docs[k]);
+}
+
+async function upload(input) {
+  const kind = input.dataset.kind;
+  const file = input.files && input.files[0];
+  if (!file) return;
+  const box = $(`verdict-${kind}`);
+  const card = input.closest(".doc");
+  const img = card.querySelector(".thumb");
+  $("err-form-documents").hidden = true;
+  card.dataset.status = "running";
+  box.textContent = t("documents.uploading");
+  const form = new FormData();
+  form.append("file", file);
+  try {
+    const doc = await call("PUT", `/api/me/documents/${kind}`, { auth: true, body: form });
+    img.src = URL.createObjectURL(file);
+    img.hidden = false;
+    const docs = state.record.documents.filter((d) => d.kind !== kind);
+    state.record.documents = [...docs, doc];
+    renderVerdict(kind, doc);
+    $("documents-next").disabled = !KINDS.every((k) => documentsByKind()[k]);
+  } catch (err) {
+    if (handleAuthError(err)) return;
+    card.dataset.status = "fail";
+    box.textContent = `✗ ${errorText(err)}`;
+  } finally {
+    input.value = "";
+  }
+}
+
+function setupDocuments() {
+  for (const input of document.querySelectorAll(".file-input")) {
+    input.addEventListener("change", () => upload(input));
+  }
+  $("documents-next").addEventListener("click", async () => {
+    try {
+      await loadRecord();
+    } catch (err) {
+      if (handleAuthError(err)) return;
+    }
+    const next = state.record.state === "retry_required" ? "consent" : stepFor(state.record);
+    go(next === "documents" ? "consent" : next);
+  });
+}
+
+// -- 4. consent -------------------------------------------------------------------------
+
+function setupConsent() {
+  const form = $("form-consent");
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    if (!$("consent-check").checked) return fieldError(form, "consent", "consent_required");
+    await busy(form.querySelector("button[type=submit]"), async () => {
+      try {
+        state.record = await call("POST", "/api/me/consent", { auth: true });
+        go(stepFor(state.record));
+      } catch (err) {
+        handleAuthError(err) || showError(form, err, "err-form-consent");
+      }
+    });
+  });
+}
+
+// -- 5. pre-call check ------------------------------------------------------------------
+
+function stopMedia() {
+  clearInterval(state.meterTimer);
+  state.meterTimer = null;
+  if (state.mic) state.mic.close();
+  state.mic = null;
+  if (state.stream && !(state.live && state.live.active)) {
+    for (const track of state.stream.getTracks()) track.stop();
+    state.stream = null;
+  }
+}
+
+function updatePrecheckButtons() {
+  const ready = state.checks.camera && state.checks.network;
+  $("precheck-next").hidden = !ready;
+  $("precheck-next").disabled = !ready;
+  $("precheck-retry").hidden = ready;
+  document.body.dataset.precheck = ready ? "passed" : "pending";
+}
+
+function startMeters() {
+  const video = $("precheck-video");
+  const canvas = $("light-canvas");
+  let heard = false;
+  state.mic = precheck.micLevel(state.stream);
+  clearInterval(state.meterTimer);
+  state.meterTimer = setInterval(() => {
+    const luma = precheck.meanLuma(video, canvas);
+    const level = precheck.lightingLevel(luma);
+    if (luma != null) $("light-meter").value = Math.round(luma);
+    document.body.dataset.lighting = level;
+    if (level === "ok") precheck.setCheck("check-light", "ok", "precheck.light_ok");
+    else if (level !== "pending") precheck.setCheck("check-light", "warn", `precheck.light_${level}`, `precheck.fix_${level}`);
+    const mic = state.mic.read();
+    $("mic-meter").value = Math.round(mic);
+    if (mic > 2) heard = true;
+    if (heard) precheck.setCheck("check-mic", "ok", "precheck.mic_ok");
+    else precheck.setCheck("check-mic", "warn", "precheck.mic_silent", "precheck.fix_mic_silent");
+  }, 400);
+}
+
+async function runPrecheck() {
+  stopMedia();
+  state.checks = { camera: false, network: false };
+  updatePrecheckButtons();
+  $("precheck-start").hidden = true;
+  precheck.setCheck("check-camera", "running", "precheck.asking");
+  precheck.setCheck("check-mic", "pending", "precheck.waiting");
+  precheck.setCheck("check-light", "pending", "precheck.waiting");
+  precheck.setCheck("check-network", "running", "precheck.testing");
+  const networkDone = precheck.connectionTest().then((result) => {
+    state.checks.network = result.verdict === "ok";
+    const vars = { ms: result.medianMs == null ? "–" : Math.round(result.medianMs) };
+    if (result.verdict === "ok") precheck.setCheck("check-network", "ok", "precheck.net_ok", null, vars);
+    else precheck.setCheck("check-network", "fail", `precheck.net_${result.verdict}`, `precheck.fix_net_${result.verdict}`, vars);
+  });
+  try {
+    state.stream = await precheck.openCamera();
+    $("precheck-video").srcObject = state.stream;
+    state.checks.camera = true;
+    precheck.setCheck("check-camera", "ok", "precheck.camera_ok");
+    startMeters();
+  } catch (err) {
+    precheck.setCheck("check-camera", "fail", "precheck.camera_failed", precheck.mediaErrorKey(err));
+    precheck.setCheck("check-mic", "fail", "precheck.camera_failed");
+    precheck.setCheck("check-light", "pending", "precheck.waiting");
+  }
+  await networkDone;
+  updatePrecheckButtons();
+}
+
+function setupPrecheck() {
+  $("precheck-start").addEventListener("click", runPrecheck);
+  $("precheck-retry").addEventListener("click", runPrecheck);
+  $("precheck-next").addEventListener("click", () => {
+    localStorage.setItem(STAGE_KEY, "queue");
+    go("queue");
+  });
+  i18n.onChange(precheck.retranslateChecks);
+}
+
+// -- 6/7. queue and call (Socket.IO, WebRTC) ----------------------------------------------
+
+async function ensureStream() {
+  if (state.stream && state.stream.getTracks().some((tr) => tr.readyState === "live")) return state.stream;
+  state.stream = await precheck.openCamera();
+  return state.stream;
+}
+
+function startLive(step) {
+  showStep(step);
+  if (!state.live) {
+    state.live = new LiveSession({
+      token: token(),
+      getStream: ensureStream,
+      show: (s) => showStep(s),
+      onFinished: async () => {
+        localStorage.removeItem(STAGE_KEY);
+        try {
+          await loadRecord();
+        } catch {
+          /* the result page reloads by itself */
+        }
+        state.live = null;
+        showStep(state.record && state.record.state === "ready_for_call" ? "precheck" : "result");
+      },
+      onAuthError: (err) => handleAuthError(err),
+    });
+    state.live.start();
+  }
+}
+
+function setupLive() {
+  $("queue-leave").addEventListener("click", () => {
+    if (state.live) state.live.leaveQueue();
+    state.live = null;
+    localStorage.removeItem(STAGE_KEY);
+    showStep("precheck");
+  });
+  $("call-hangup").addEventListener("click", () => {
+    if (state.live) state.live.hangUp();
+  });
+}
+
+// -- 8. result / status -----------------------------------------------------------------
+
+function renderResult() {
+  const record = state.record;
+  if (!record) {
+    $("result-state").textContent = t("result.no_record");
+    $("result-due").textContent = "–";
+    $("result-id").textContent = "–";
+    $("result-next").textContent = t("result.next_none");
+    $("result-retry").hidden = true;
+    return;
+  }
+  $("result-state").textContent = t(`state.${record.state}`);
+  $("result-state").dataset.state = record.state;
+  $("result-due").textContent = record.due_at ? i18n.formatDateTime(record.due_at) : "–";
+  $("result-id").textContent = record.id;
+  $("result-next").textContent = t(`next.${record.state}`);
+  const unfinished = !["under_review", "active", "rejected", "in_call"].includes(record.state);
+  $("result-retry").hidden = !unfinished;
+  $("result-retry").textContent = t(record.state === "retry_required" ? "result.retry" : "result.continue");
+}
+
+function setupResult() {
+  $("result-refresh").addEventListener("click", async () => {
+    try {
+      await loadRecord();
+      renderResult();
+      banner("ok", "result.refreshed");
+    } catch (err) {
+      handleAuthError(err);
+    }
+  });
+  $("result-retry").addEventListener("click", () => {
+    history.pushState(null, "", "/");
+    go(stepFor(state.record));
+  });
+  $("forget-me").addEventListener("click", () => {
+    if (!window.confirm(t("result.forget_confirm"))) return;
+    setToken(null);
+    localStorage.removeItem(STAGE_KEY);
+    state.record = null;
+    history.pushState(null, "", "/");
+    showStep("register");
+  });
+  i18n.onChange(() => {
+    updateProgressLabel();
+    if (state.step === "result") renderResult();
+    if (state.step === "documents") renderDocuments();
+  });
+}
+
+// -- start ------------------------------------------------------------------------------
+
+/** A token that no longer works: start over, and say why. Returns true when handled. */
+function handleAuthError(err) {
+  if (!(err instanceof ApiError) || err.status !== 401) return false;
+  setToken(null);
+  localStorage.removeItem(STAGE_KEY);
+  state.record = null;
+  showStep("register");
+  showError($("form-register"), err, "err-form-register");
+  return true;
+}
+
+async function resume() {
+  if (!token()) {
+    showStep(location.pathname === "/status" ? "result" : "register");
+    return;
+  }
+  try {
+    const record = await loadRecord();
+    fillProfile(record);
+    if (location.pathname === "/status") showStep("result");
+    else go(stepFor(record));
+  } catch (err) {
+    if (!handleAuthError(err)) {
+      showStep("register");
+      showError($("form-register"), err, "err-form-register");
+    }
+  }
+}
+
+async function main() {
+  await i18n.init();
+  setupRegister();
+  setupProfile();
+  setupDocuments();
+  setupConsent();
+  setupPrecheck();
+  setupLive();
+  setupResult();
+  watchBrowser(() => {
+    if (state.live) state.live.nudge();
+  });
+  await resume();
+  document.body.dataset.ready = "true";
+}
+
+main();

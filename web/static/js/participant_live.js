@@ -1,0 +1,245 @@
+// The live part of the participant's journey: the queue and the call, over Socket.IO
+// (namespace /participant) with WebRTC media negotiated through the server.
+import { io } from "/static/vendor/socket.io.esm.min.js";
+import { t, formatDuration, formatDateTime, onChange } from "./i18n.js";
+import { banner } from "./net.js";
+import { errorText } from "./forms.js";
+
+// Event names of the /participant namespace (signaling/participant.py).
+export const EV = {
+  join: "join_queue",
+  leave: "leave_queue",
+  queue: "queue_status",
+  paired: "paired",
+  offer: "offer",
+  answer: "answer",
+  ice: "ice_candidate",
+  hint: "hint",
+  peer: "peer_status",
+  ended: "call_ended",
+  hangUp: "end_call",
+  error: "error",
+};
+
+const $ = (id) => document.getElementById(id);
+
+export class LiveSession {
+  constructor({ token, getStream, show, onFinished, onAuthError }) {
+    this.token = token;
+    this.getStream = getStream;
+    this.show = show;
+    this.onFinished = onFinished;
+    this.onAuthError = onAuthError;
+    this.socket = null;
+    this.pc = null;
+    this.active = true;
+    this.inCall = false;
+    this.hints = new Map();
+    this.lastQueue = null;
+    onChange(() => this.retranslate());
+  }
+
+  start() {
+    this.setQueueStatus("queue.connecting");
+    this.socket = io("/participant", {
+      auth: { token: this.token },
+      transports: ["websocket", "polling"],
+      reconnection: true,
+      reconnectionDelay: 500,
+      reconnectionDelayMax: 5000,
+    });
+    const s = this.socket;
+    s.on("connect", () => this.onConnect());
+    s.on("disconnect", (reason) => this.onDisconnect(reason));
+    s.on("connect_error", (err) => this.onConnectError(err));
+    s.on(EV.queue, (msg) => this.onQueue(msg));
+    s.on(EV.paired, (msg) => this.onPaired(msg));
+    s.on(EV.answer, (msg) => this.onAnswer(msg));
+    s.on(EV.hint, (msg) => this.onHint(msg));
+    s.on(EV.peer, (msg) => this.onPeer(msg));
+    s.on(EV.ended, (msg) => this.onEnded(msg));
+    s.on(EV.error, (msg) => this.onError(msg));
+  }
+
+  nudge() {
+    if (this.socket && !this.socket.connected) this.socket.connect();
+  }
+
+  onConnect() {
+    if (this.wasDisconnected) banner("ok", "net.back");
+    this.wasDisconnected = false;
+    // Joining is idempotent on the server: after a reconnect it keeps our place or our call.
+    this.socket.emit(EV.join, {}, (reply) => this.onJoinReply(reply));
+  }
+
+  onJoinReply(reply) {
+    if (reply && reply.error) return this.onError(reply);
+    if (reply && reply.queue) this.onQueue(reply.queue);
+    if (reply && reply.call) this.onPaired(reply.call);
+  }
+
+  onDisconnect(reason) {
+    if (!this.active) return;
+    this.wasDisconnected = true;
+    banner("warn", "net.socket_lost");
+    if (reason === "io server disconnect") this.socket.connect();
+  }
+
+  onConnectError(err) {
+    const code = err && err.data && err.data.code;
+    if (code && /^token_/.test(code)) {
+      this.stop();
+      this.onAuthError({ status: 401, code, message: err.message });
+      return;
+    }
+    this.wasDisconnected = true;
+    banner("warn", "net.socket_lost");
+  }
+
+  onError(msg) {
+    const err = (msg && msg.error) || msg || {};
+    const box = $(this.inCall ? "call-status" : "err-form-queue");
+    box.textContent = `⚠ ${errorText(err)}`;
+    box.hidden = false;
+  }
+
+  // -- queue ------------------------------------------------------------------------------
+
+  setQueueStatus(key, vars) {
+    this.queueStatusKey = [key, vars];
+    $("queue-status").textContent = t(key, vars);
+  }
+
+  onQueue(msg) {
+    this.lastQueue = msg;
+    if (msg.closed) {
+      this.setQueueStatus("queue.closed", { opens: formatDateTime(msg.opens_at) });
+    } else {
+      this.setQueueStatus(msg.position === 1 ? "queue.next" : "queue.waiting");
+    }
+    $("queue-position").textContent = msg.position != null ? String(msg.position) : "–";
+    $("queue-estimate").textContent =
+      msg.estimated_wait_seconds != null ? formatDuration(msg.estimated_wait_seconds) : t("queue.unknown");
+  }
+
+  leaveQueue() {
+    if (this.socket) this.socket.emit(EV.leave, {});
+    this.stop();
+  }
+
+  // -- call -------------------------------------------------------------------------------
+
+  async onPaired(msg) {
+    if (this.inCall && this.pc) return;
+    this.inCall = true;
+    this.show("call");
+    $("call-status").textContent = t("call.connecting");
+    if (msg && msg.code) {
+      $("call-code").textContent = msg.code;
+      $("code-box").hidden = false;
+    }
+    const stream = await this.getStream();
+    $("local-video").srcObject = stream;
+    await this.negotiate(stream, msg || {});
+  }
+
+  async negotiate(stream, msg) {
+    if (this.pc) this.pc.close();
+    const pc = new RTCPeerConnection({ iceServers: msg.ice_servers || [] });
+    this.pc = pc;
+    for (const track of stream.getTracks()) pc.addTrack(track, stream);
+    const remote = new MediaStream();
+    $("remote-video").srcObject = remote;
+    pc.addEventListener("track", (event) => {
+      remote.addTrack(event.track);
+      $("remote-video").play().catch(() => {});
+    });
+    pc.addEventListener("connectionstatechange", () => {
+      if (pc.connectionState === "connected") $("call-status").textContent = t("call.connected");
+      if (pc.connectionState === "failed" && this.inCall) this.renegotiate();
+    });
+    await pc.setLocalDescription(await pc.createOffer());
+    await waitForIce(pc);
+    this.socket.emit(EV.offer, { sdp: pc.localDescription.sdp, type: pc.localDescription.type }, (reply) => {
+      if (reply && reply.error) this.onError(reply);
+      else if (reply && reply.sdp) this.onAnswer(reply);
+    });
+  }
+
+  async renegotiate() {
+    // aiortc has no ICE restart: a new peer connection it is.
+    $("call-status").textContent = t("call.reconnecting");
+    await this.negotiate(await this.getStream(), {});
+  }
+
+  async onAnswer(msg) {
+    if (!this.pc || this.pc.signalingState !== "have-local-offer") return;
+    await this.pc.setRemoteDescription({ type: msg.type || "answer", sdp: msg.sdp });
+  }
+
+  onHint(msg) {
+    if (!msg || !msg.measure) return;
+    if (msg.hint) this.hints.set(msg.measure, msg.hint);
+    else this.hints.delete(msg.measure);
+    this.renderHints();
+  }
+
+  renderHints() {
+    const list = $("call-hints");
+    list.replaceChildren(
+      ...[...new Set(this.hints.values())].map((code) => {
+        const li = document.createElement("li");
+        li.dataset.hint = code;
+        li.textContent = `⚠ ${t(`hint.${code}`)}`;
+        return li;
+      }),
+    );
+  }
+
+  onPeer(msg) {
+    const key = msg && msg.status === "reconnecting" ? "call.peer_reconnecting" : "call.peer_resumed";
+    $("call-status").textContent = t(key);
+  }
+
+  hangUp() {
+    if (!window.confirm(t("call.hang_up_confirm"))) return;
+    if (this.socket) this.socket.emit(EV.hangUp, {});
+  }
+
+  onEnded() {
+    $("call-status").textContent = t("call.ended");
+    this.stop();
+    this.onFinished();
+  }
+
+  stop() {
+    this.active = false;
+    this.inCall = false;
+    if (this.pc) this.pc.close();
+    this.pc = null;
+    if (this.socket) this.socket.disconnect();
+    this.socket = null;
+  }
+
+  retranslate() {
+    if (this.queueStatusKey) this.setQueueStatus(...this.queueStatusKey);
+    if (this.lastQueue) this.onQueue(this.lastQueue);
+    this.renderHints();
+  }
+}
+
+/** Wait until ICE gathering completes (aiortc takes no trickled candidates), at most 3 s. */
+export function waitForIce(pc, timeoutMs = 3000) {
+  if (pc.iceGatheringState === "complete") return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      pc.removeEventListener("icegatheringstatechange", check);
+      resolve();
+    };
+    const check = () => {
+      if (pc.iceGatheringState === "complete") done();
+    };
+    pc.addEventListener("icegatheringstatechange", check);
+    setTimeout(done, timeoutMs);
+  });
+}
