@@ -84,6 +84,10 @@ class Settings(BaseSettings):
     # JSON list: [{"url": "...", "secrets": ["whsec_..."]}]
     webhook_endpoints: str = "[]"
     webhook_max_age_seconds: int = 3 * 24 * 3600
+    webhook_backoff_base_seconds: float = 5.0  # first retry after ~base, doubling, jittered
+    webhook_backoff_max_seconds: float = 3600.0  # longest wait between two tries
+    webhook_timeout_seconds: float = 10.0  # per request; a slower answer counts as a failure
+    webhook_poll_seconds: float = 1.0  # how often the worker looks for due deliveries
 
     # -- web -------------------------------------------------------------------------------
     frame_ancestors: str = "'self'"

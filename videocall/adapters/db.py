@@ -194,6 +194,10 @@ webhook_deliveries = sa.Table(
     sa.Column("delivered_at", UTCDateTime),
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Index("ix_webhook_deliveries_due", "status", "next_attempt_at"),
+    # Added by migration 0002 (webhook worker).
+    sa.Column("deadline_at", UTCDateTime),
+    sa.Index("uq_webhook_deliveries_endpoint_event", "endpoint", "event_seq", unique=True),
+    sa.Index("ix_webhook_deliveries_order", "endpoint", "record_id", "event_seq"),
 )
 
 
