@@ -52,10 +52,13 @@ class ApiRegistry:
     def install(self, app: web.Application) -> None:
         for r in self.routes:
             app.router.add_route(r.method, r.path, r.handler)
-        spec = self.spec()
+        # Built at the first request: plugins installed after this call add routes too.
+        cache: list[dict[str, Any]] = []
 
         async def openapi(_request: web.Request) -> web.Response:
-            return web.json_response(spec)
+            if not cache:
+                cache.append(self.spec())
+            return web.json_response(cache[0])
 
         app.router.add_get("/api/openapi.json", openapi)
 

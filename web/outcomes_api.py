@@ -1,0 +1,353 @@
+"""Outcomes over HTTP: the officer's decision, the call's evidence, the supervisor's review queue
+and reviews, and failed webhooks; plus the webhook worker's lifecycle.
+
+Installed by ``web.app.create_app`` (see ``_plugin_installers``). The routes join the one
+registry of ``web.api_records`` so they appear in ``/api/openapi.json``.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import AsyncIterator
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
+
+from videocall.accounts import Role
+from videocall.adapters.sql_outcomes import SqlOutcomes
+from videocall.adapters.webhook_worker import WebhookStore, WebhookWorker
+from videocall.errors import NotAllowed, NotFound
+from videocall.outcomes import (
+    MAX_NOTES,
+    REASONS,
+    ChecklistItem,
+    Decision,
+    Result,
+    ReviewAction,
+    parse_checklist,
+    review_result,
+)
+from videocall.webhooks import Backoff, parse_endpoints
+from web import keys
+from web.api_records import api
+from web.auth import require_staff
+from web.openapi import read_json
+
+OUTCOMES = web.AppKey("outcomes", SqlOutcomes)
+WEBHOOKS = web.AppKey("webhook_store", WebhookStore)
+WORKER = web.AppKey("webhook_worker", WebhookWorker)
+TAG = "outcomes"
+
+
+# -- bodies ------------------------------------------------------------------------------------
+
+
+class DecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    result: Literal["approved", "rejected", "retry_required"]
+    reasons: list[str] = Field(default_factory=list, max_length=10)
+    checklist: dict[str, bool] = Field(
+        default_factory=dict, description=f"items: {', '.join(i.value for i in ChecklistItem)}"
+    )
+    notes: str = Field(default="", max_length=MAX_NOTES)
+
+
+class DecisionOut(BaseModel):
+    session_id: str
+    record_id: str
+    officer_id: str
+    result: str
+    reasons: list[str]
+    checklist: dict[str, bool]
+    notes: str
+    evidence: dict[str, Any]
+    decided_at: str
+
+
+class SessionEvidenceOut(BaseModel):
+    session: dict[str, Any]
+    record_state: str
+    random_code: str | None
+    recording: dict[str, Any] | None
+    snapshots: list[dict[str, Any]] | None
+    quality_summary: dict[str, Any] | None
+    decision: DecisionOut | None
+
+
+class ReviewIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    action: Literal["confirm", "overturn"]
+    result: Literal["approved", "rejected", "retry_required"] | None = None
+    reason: str | None = Field(default=None, max_length=64)
+
+
+class ReviewOut(BaseModel):
+    record_id: str
+    state: str
+    action: str
+    result: str
+    reason: str | None
+
+
+class ReviewItemOut(BaseModel):
+    record_id: str
+    full_name: str | None
+    session_id: str
+    officer_id: str
+    decided_at: str
+    due_at: str | None
+    overdue: bool
+
+
+class ReviewQueueOut(BaseModel):
+    items: list[ReviewItemOut]
+
+
+class ReasonOut(BaseModel):
+    code: str
+    description: str
+    results: list[str]
+
+
+class ReasonsOut(BaseModel):
+    reasons: list[ReasonOut]
+    checklist: list[str]
+
+
+class FailedDeliveryOut(BaseModel):
+    id: int
+    endpoint: str
+    record_id: str
+    event_id: str
+    type: str
+    occurred_at: str
+    attempts: int
+    last_error: str | None
+
+
+class FailedDeliveriesOut(BaseModel):
+    items: list[FailedDeliveryOut]
+
+
+class RedeliverOut(BaseModel):
+    id: int
+    status: Literal["pending"]
+
+
+def _json(model: BaseModel, status: int = 200) -> web.Response:
+    return web.json_response(model.model_dump(mode="json"), status=status)
+
+
+# -- officer -----------------------------------------------------------------------------------
+
+
+@api.route(
+    "GET",
+    "/api/outcomes/reasons",
+    summary="Reason codes and checklist items",
+    tag=TAG,
+    response=ReasonsOut,
+    security="staff",
+)
+async def get_reasons(request: web.Request) -> web.Response:
+    await require_staff(request)
+    reasons = [
+        ReasonOut(code=r.code, description=r.description, results=sorted(r.results))
+        for r in REASONS.values()
+    ]
+    return _json(ReasonsOut(reasons=reasons, checklist=[i.value for i in ChecklistItem]))
+
+
+@api.route(
+    "POST",
+    "/api/sessions/{session_id}/decision",
+    summary="The officer's decision for a call (stored with the call's end and the new state)",
+    tag=TAG,
+    body=DecisionIn,
+    response=DecisionOut,
+    status=201,
+    security="staff",
+)
+async def post_decision(request: web.Request) -> web.Response:
+    account = await require_staff(request)
+    body = await read_json(request, DecisionIn)
+    decision = Decision(
+        result=Result(body.result),
+        reasons=tuple(body.reasons),
+        checklist=parse_checklist(body.checklist),
+        notes=body.notes,
+    )
+    app = request.app
+    stored = await app[OUTCOMES].decide(
+        request.match_info["session_id"], account, decision, app[keys.CLOCK].now()
+    )
+    _wake_worker(app)
+    return _json(DecisionOut(**stored.public()), status=201)
+
+
+@api.route(
+    "GET",
+    "/api/sessions/{session_id}",
+    summary="A call's evidence: snapshots, recording, quality and decision",
+    tag=TAG,
+    response=SessionEvidenceOut,
+    security="staff",
+)
+async def get_session(request: web.Request) -> web.Response:
+    account = await require_staff(request)
+    app = request.app
+    session = await app[keys.SESSIONS].get(request.match_info["session_id"])
+    if account.role is not Role.SUPERVISOR and session.officer_id != account.id:
+        raise NotAllowed("this is another officer's call", code="not_your_call")
+    record = await app[keys.RECORDS].get(session.record_id)
+    try:
+        decision = DecisionOut(**(await app[OUTCOMES].decision_for_session(session.id)).public())
+    except NotFound:
+        decision = None
+    out = SessionEvidenceOut(
+        session=session.public(),
+        record_state=record.state.value,
+        random_code=session.random_code,
+        recording=session.recording,
+        snapshots=session.snapshots,
+        quality_summary=session.quality_summary,
+        decision=decision,
+    )
+    return _json(out)
+
+
+# -- supervisor --------------------------------------------------------------------------------
+
+
+@api.route(
+    "GET",
+    "/api/reviews",
+    summary="Approvals waiting for review, oldest due date first",
+    tag=TAG,
+    response=ReviewQueueOut,
+    security="staff",
+)
+async def get_reviews(request: web.Request) -> web.Response:
+    await require_staff(request, Role.SUPERVISOR)
+    items = await request.app[OUTCOMES].review_queue(request.app[keys.CLOCK].now())
+    return _json(ReviewQueueOut(items=[ReviewItemOut(**i) for i in items]))
+
+
+@api.route(
+    "POST",
+    "/api/reviews/{record_id}",
+    summary="Confirm (-> active) or overturn (with a reason) an approval; not one's own call",
+    tag=TAG,
+    body=ReviewIn,
+    response=ReviewOut,
+    security="staff",
+)
+async def post_review(request: web.Request) -> web.Response:
+    account = await require_staff(request, Role.SUPERVISOR)
+    body = await read_json(request, ReviewIn)
+    review = review_result(
+        ReviewAction(body.action), Result(body.result) if body.result else None, body.reason
+    )
+    app = request.app
+    out = await app[OUTCOMES].review(
+        request.match_info["record_id"], account, review, app[keys.CLOCK].now()
+    )
+    _wake_worker(app)
+    return _json(ReviewOut(**out))
+
+
+@api.route(
+    "GET",
+    "/api/webhooks/failed",
+    summary="Webhook deliveries that gave up (after max age)",
+    tag=TAG,
+    response=FailedDeliveriesOut,
+    security="staff",
+)
+async def get_failed_webhooks(request: web.Request) -> web.Response:
+    await require_staff(request, Role.SUPERVISOR)
+    rows = await request.app[WEBHOOKS].list_failed()
+    items = [FailedDeliveryOut(**{**r, "occurred_at": r["occurred_at"].isoformat()}) for r in rows]
+    return _json(FailedDeliveriesOut(items=items))
+
+
+@api.route(
+    "POST",
+    "/api/webhooks/{delivery_id}/redeliver",
+    summary="Try a failed delivery again (with a fresh retry budget)",
+    tag=TAG,
+    response=RedeliverOut,
+    security="staff",
+)
+async def post_redeliver(request: web.Request) -> web.Response:
+    await require_staff(request, Role.SUPERVISOR)
+    try:
+        delivery_id = int(request.match_info["delivery_id"])
+    except ValueError:
+        raise NotFound("no such webhook delivery", code="delivery_not_found") from None
+    await request.app[WEBHOOKS].redeliver(delivery_id, request.app[keys.CLOCK].now())
+    _wake_worker(request.app)
+    return _json(RedeliverOut(id=delivery_id, status="pending"))
+
+
+# -- wiring ------------------------------------------------------------------------------------
+
+_ROUTES = (
+    get_reasons,
+    post_decision,
+    get_session,
+    get_reviews,
+    post_review,
+    get_failed_webhooks,
+    post_redeliver,
+)
+
+
+def _wake_worker(app: web.Application) -> None:
+    worker = app.get(WORKER)
+    if worker is not None:
+        worker.wake()
+
+
+async def _outcomes_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    database = app[keys.DATABASE]
+    app[OUTCOMES] = SqlOutcomes(
+        database,
+        app[keys.RECORDS],
+        app[keys.SESSIONS],
+        app[keys.CALENDAR],
+        settings.review_working_days,
+    )
+    app[WEBHOOKS] = WebhookStore(database)
+    backoff = Backoff(
+        base_seconds=settings.webhook_backoff_base_seconds,
+        max_delay_seconds=settings.webhook_backoff_max_seconds,
+        max_age_seconds=settings.webhook_max_age_seconds,
+    )
+    worker = WebhookWorker(
+        app[WEBHOOKS],
+        parse_endpoints(settings.webhook_endpoints),
+        backoff,
+        app[keys.CLOCK],
+        timeout_seconds=settings.webhook_timeout_seconds,
+        poll_seconds=settings.webhook_poll_seconds,
+        rng=random.Random(),
+    )
+    app[WORKER] = worker
+    app[keys.EXTRAS]["webhook_worker"] = worker
+    worker.start()
+    try:
+        yield
+    finally:
+        await worker.close()
+
+
+def install(app: web.Application) -> None:
+    """Add the routes (unless ``api.install`` already did) and the worker's lifecycle."""
+    present = {route.handler for route in app.router.routes()}
+    for route in api.routes:
+        if route.handler in _ROUTES and route.handler not in present:
+            app.router.add_route(route.method, route.path, route.handler)
+    app.cleanup_ctx.append(_outcomes_ctx)
