@@ -1,0 +1,226 @@
+"""Decode the analysed video stream in a worker thread; measure it at the sample rate; snapshots.
+
+Every encoded frame is decoded (a VP8/H.264 decoder needs the inter frames since the last
+keyframe), but only one frame per ``1 / sample_fps`` seconds of *media time* is converted to
+grey and measured, so the cost of analysis does not grow with the sender's frame rate. The
+latest decoded frame is kept for snapshots. Results go back to the event loop through
+``loop.call_soon_threadsafe``; the thread never touches loop state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import logging
+import os
+import queue
+import re
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+from av.video.frame import VideoFrame
+from numpy.typing import NDArray
+from PIL import Image
+
+from videocall.adapters.rtc_forward import EncodedFrame
+from videocall.quality import (
+    Level,
+    PictureMetrics,
+    QualityThresholds,
+    classify_picture,
+    downscale,
+    frame_motion,
+    measure,
+)
+
+logger = logging.getLogger(__name__)
+
+DECODERS = {"VP8": "libvpx", "H264": "h264"}  # the decoders aiortc itself uses
+THUMBNAIL_SIZE = (320, 320)
+SNAPSHOT_KIND = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+
+
+@dataclass(frozen=True, slots=True)
+class PictureSample:
+    metrics: PictureMetrics
+    motion: float | None  # against the previous sample; None for the first
+    width: int
+    height: int
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    kind: str
+    path: Path
+    thumbnail_path: Path
+    jpeg: bytes
+    thumbnail: bytes
+    width: int
+    height: int
+    metrics: PictureMetrics
+    levels: dict[str, Level]
+    bad_lighting: bool
+    blurry: bool
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "kind": self.kind,
+            "file": self.path.name,
+            "thumbnail_file": self.thumbnail_path.name,
+            "width": self.width,
+            "height": self.height,
+            "metrics": self.metrics.as_dict(),
+            "levels": self.levels,
+            "bad_lighting": self.bad_lighting,
+            "blurry": self.blurry,
+        }
+
+
+def luma(frame: VideoFrame) -> NDArray[np.uint8]:
+    """The Y plane as a (height, width) array; no colour conversion for yuv420p frames."""
+    if frame.format.name not in ("yuv420p", "yuvj420p"):
+        return frame.to_ndarray(format="gray")
+    plane = frame.planes[0]
+    rows = np.frombuffer(plane, np.uint8).reshape(frame.height, plane.line_size)
+    return rows[:, : frame.width]
+
+
+class FrameAnalyzer:
+    """One decoder thread for one analysed stream (the participant's camera)."""
+
+    def __init__(
+        self,
+        session_id: str,
+        sample_fps: float,
+        on_sample: Callable[[PictureSample], None],
+        on_decode_error: Callable[[], None],
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        self._session_id = session_id
+        self._interval = 1.0 / sample_fps
+        self._on_sample = on_sample
+        self._on_decode_error = on_decode_error
+        self._loop = loop
+        self._queue: queue.SimpleQueue[tuple[EncodedFrame, int] | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._latest: VideoFrame | None = None
+        self.decoded = 0
+        self.sampled = 0
+        self._thread = threading.Thread(
+            target=self._run, name=f"analysis-{session_id}", daemon=True
+        )
+        self._thread.start()
+
+    def feed(self, frame: EncodedFrame, source_id: int) -> None:
+        self._queue.put((frame, source_id))
+
+    def latest_frame(self) -> VideoFrame | None:
+        with self._lock:
+            return self._latest
+
+    def close(self) -> None:
+        """Stop the thread (blocking; call it through ``asyncio.to_thread``); safe twice."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+
+    # --- worker thread ---------------------------------------------------------------------
+
+    def _run(self) -> None:
+        decoder: av.CodecContext | None = None
+        key: tuple[str, int] | None = None
+        synced = False
+        last_sample: float | None = None
+        previous: NDArray[np.uint8] | None = None
+        while (item := self._queue.get()) is not None:
+            frame, source_id = item
+            if (frame.codec, source_id) != key:
+                # A new upstream (reconnect) or codec: start a fresh decoder at its keyframe.
+                decoder = av.CodecContext.create(DECODERS[frame.codec], "r")
+                key, synced, last_sample = (frame.codec, source_id), False, None
+            synced = synced or frame.keyframe
+            if not synced or decoder is None:
+                continue
+            for decoded in self._decode(decoder, frame):
+                media_time = frame.timestamp / frame.clock_rate
+                if last_sample is not None and media_time - last_sample < self._interval:
+                    continue
+                last_sample = media_time
+                previous = self._sample(decoded, previous)
+
+    def _decode(self, decoder: av.CodecContext, frame: EncodedFrame) -> list[VideoFrame]:
+        packet = av.Packet(frame.data)
+        try:
+            frames = [f for f in decoder.decode(packet) if isinstance(f, VideoFrame)]
+        except av.FFmpegError as exc:
+            # Keep the decoder: the next keyframe resyncs it. Ask for one now.
+            logger.warning("session %s: video decode failed: %s", self._session_id, exc)
+            self._loop.call_soon_threadsafe(self._on_decode_error)
+            return []
+        if frames:
+            self.decoded += len(frames)
+            with self._lock:
+                self._latest = frames[-1]
+        return frames
+
+    def _sample(self, frame: VideoFrame, previous: NDArray[np.uint8] | None) -> NDArray[np.uint8]:
+        small = downscale(luma(frame)).copy()
+        motion = None if previous is None else frame_motion(previous, small)
+        sample = PictureSample(measure(small), motion, frame.width, frame.height)
+        self.sampled += 1
+        self._loop.call_soon_threadsafe(self._on_sample, sample)
+        return small
+
+
+def _jpeg(image: Image.Image, quality: int) -> bytes:
+    out = io.BytesIO()
+    image.save(out, format="JPEG", quality=quality)
+    return out.getvalue()
+
+
+def _write_private(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "wb") as f:
+        f.write(data)
+
+
+def save_snapshot(
+    frame: VideoFrame,
+    kind: str,
+    directory: Path,
+    name: str,
+    thresholds: QualityThresholds,
+) -> Snapshot:
+    """Full-resolution JPEG + thumbnail of ``frame`` with its picture scores (blocking)."""
+    if not SNAPSHOT_KIND.match(kind):
+        raise ValueError("snapshot kind must be 1-32 of [a-z0-9_], starting with a letter")
+    metrics = measure(luma(frame))
+    levels = classify_picture(metrics, None, thresholds)
+    image = frame.to_image()
+    jpeg = _jpeg(image, 92)
+    thumb_image = image.copy()
+    thumb_image.thumbnail(THUMBNAIL_SIZE)
+    thumbnail = _jpeg(thumb_image, 80)
+    directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+    path, thumb_path = directory / f"{name}.jpg", directory / f"{name}-thumb.jpg"
+    _write_private(path, jpeg)
+    _write_private(thumb_path, thumbnail)
+    return Snapshot(
+        kind=kind,
+        path=path,
+        thumbnail_path=thumb_path,
+        jpeg=jpeg,
+        thumbnail=thumbnail,
+        width=frame.width,
+        height=frame.height,
+        metrics=metrics,
+        levels=levels,
+        bad_lighting=levels["darkness"] != "ok"
+        or levels["brightness"] != "ok"
+        or levels["black"] != "ok",
+        blurry=levels["sharpness"] != "ok",
+    )

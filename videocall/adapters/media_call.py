@@ -1,0 +1,417 @@
+"""The media of one call: two server-side peer connections, encoded forwarding, recording,
+quality sampling. The signaling layer drives it; it knows nothing of sockets.
+
+    call = MediaCall(session_id, settings, on_quality=emit_hint)
+    answer_sdp, answer_type = await call.accept_offer("participant", sdp, "offer")
+    answer_sdp, answer_type = await call.accept_offer("officer", sdp, "offer")
+    call.start_recording()            # only after the participant's consent is recorded
+    snap = await call.snapshot("id_card")   # latest participant frame, full resolution
+    await call.reconnect("participant")     # socket came back: next offer gets a new PC
+    summary = await call.close()      # CallSummary: segments (sha256, duration), quality
+
+- ``accept_offer`` raises ``ValidationError(code="bad_sdp")`` for an unusable offer and
+  ``Conflict(code="offer_in_flight")`` while an offer of that side is being answered. An offer
+  on a side that already has a connection replaces it (aiortc has no ICE restart): that is a
+  reconnect, and a running recording continues in a new segment.
+- ``on_quality(side, QualityEvent)`` is called on the event loop when a measure's stable class
+  changes; ``event.hint`` is a hint code (``videocall.quality.hint_text``) or None to clear.
+  Picture measures exist for the participant only; connection measures for both sides.
+- Media is forwarded as received (VP8 preferred, Opus; H.264 when a side offers nothing else;
+  both sides must end up on the same video codec for forwarding to work).
+- Time comes from the injected ``Clock``; the settings are a plain frozen dataclass.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from aiortc import (
+    RTCConfiguration,
+    RTCIceServer,
+    RTCPeerConnection,
+    RTCRtpReceiver,
+    RTCRtpSender,
+    RTCSessionDescription,
+)
+from aiortc import sdp as aiortc_sdp
+
+from recording.session import SessionRecorder
+from recording.writer import MediaPacket, SegmentInfo, TrackSpec
+from videocall.adapters.media_analysis import FrameAnalyzer, PictureSample, Snapshot, save_snapshot
+from videocall.adapters.media_stats import StatsSampler
+from videocall.adapters.rtc_forward import (
+    EncodedFrame,
+    ForwardTrack,
+    KeyframeRequester,
+    allow_loopback_candidates,
+    hook_keyframe_requests,
+    install_tap,
+)
+from videocall.clock import Clock, SystemClock
+from videocall.errors import Conflict, ValidationError
+from videocall.quality import QualityThresholds
+from videocall.quality_monitor import QualityEvent, QualityMonitor, QualitySummary, SeriesPoint
+
+logger = logging.getLogger(__name__)
+
+Side = Literal["participant", "officer"]
+SIDES: tuple[Side, Side] = ("participant", "officer")
+KINDS = ("audio", "video")
+PREFERRED = {"audio": ("opus",), "video": ("VP8", "rtx", "H264")}
+
+
+def other(side: Side) -> Side:
+    return "officer" if side == "participant" else "participant"
+
+
+@dataclass(frozen=True, slots=True)
+class IceServer:
+    urls: tuple[str, ...]
+    username: str | None = None
+    credential: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MediaSettings:
+    recording_dir: Path
+    snapshot_dir: Path | None = None  # default: recording_dir / "snapshots"
+    sample_fps: float = 2.0  # participant frames measured per second
+    stats_interval_s: float = 1.0
+    thresholds: QualityThresholds = field(default_factory=QualityThresholds)
+    ice_servers: tuple[IceServer, ...] = ()
+    allow_loopback: bool = False  # offer 127.0.0.1 candidates (tests, one-machine demo)
+    pli_min_interval_s: float = 0.5
+
+
+@dataclass(frozen=True, slots=True)
+class SideQuality:
+    series: list[SeriesPoint]
+    summary: QualitySummary
+
+
+@dataclass(frozen=True, slots=True)
+class CallSummary:
+    session_id: str
+    segments: list[SegmentInfo]
+    gaps_s: list[float]
+    quality: dict[Side, SideQuality]
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "session_id": self.session_id,
+            "segments": [s.as_dict() for s in self.segments],
+            "gaps_s": [round(g, 2) for g in self.gaps_s],
+            "quality": {
+                side: {
+                    "summary": q.summary.as_dict(),
+                    "series": [{"t": p.t, **p.values} for p in q.series],
+                }
+                for side, q in self.quality.items()
+            },
+        }
+
+
+@dataclass(slots=True)
+class _Leg:
+    """One side's current peer connection."""
+
+    side: Side
+    generation: int
+    pc: RTCPeerConnection
+    forward: dict[str, ForwardTrack]
+    receivers: dict[str, RTCRtpReceiver] = field(default_factory=dict)
+    codecs: dict[str, str] = field(default_factory=dict)  # kind -> negotiated codec
+    stats: StatsSampler = field(default_factory=StatsSampler)
+    receiving: bool = False
+
+
+class MediaCall:
+    def __init__(
+        self,
+        session_id: str,
+        settings: MediaSettings,
+        on_quality: Callable[[Side, QualityEvent], None] | None = None,
+        clock: Clock | None = None,
+    ) -> None:
+        self.session_id = session_id
+        self._settings = settings
+        self._on_quality = on_quality
+        self._clock = clock or SystemClock()
+        if settings.allow_loopback:
+            allow_loopback_candidates(True)
+        now = self._clock.monotonic()
+        self._monitors = {s: QualityMonitor(settings.thresholds, now) for s in SIDES}
+        self._legs: dict[Side, _Leg] = {}
+        self._generation = 0
+        self._in_flight: set[Side] = set()
+        self._pli = {
+            (s, k): KeyframeRequester(
+                session_id, self._clock.monotonic, settings.pli_min_interval_s
+            )
+            for s in SIDES
+            for k in KINDS
+        }
+        self._recorder = SessionRecorder(settings.recording_dir, session_id)
+        self._analyzer = FrameAnalyzer(
+            session_id,
+            settings.sample_fps,
+            self._on_picture,
+            self._pli[("participant", "video")].request,
+            asyncio.get_running_loop(),
+        )
+        self._snapshots = 0
+        self._closed = False
+        self._summary: CallSummary | None = None
+        self._stats_task = asyncio.create_task(self._poll_stats())
+
+    # --- signaling API ---------------------------------------------------------------------
+
+    async def accept_offer(self, side: Side, sdp: str, type_: str) -> tuple[str, str]:
+        """Answer a side's offer with a new peer connection; returns (sdp, "answer")."""
+        if self._closed:
+            raise Conflict("the call has ended", code="call_closed")
+        if type_ != "offer":
+            raise ValidationError("expected an SDP offer", code="bad_sdp", field="type")
+        if side in self._in_flight:
+            raise Conflict("an offer is already being answered", code="offer_in_flight")
+        self._in_flight.add(side)
+        try:
+            kinds = _offered_kinds(sdp)
+            await self._drop_leg(side)
+            leg = self._new_leg(side, kinds)
+            await self._negotiate(leg, sdp)
+            await self._rotate_segment_if_recording()
+            assert leg.pc.localDescription is not None
+            return leg.pc.localDescription.sdp, "answer"
+        finally:
+            self._in_flight.discard(side)
+
+    async def reconnect(self, side: Side) -> None:
+        """Forget a side's connection; its next offer starts a fresh one."""
+        await self._drop_leg(side)
+        await self._rotate_segment_if_recording()
+
+    def start_recording(self) -> Path:
+        """Start recording (the caller has checked consent); returns the segment path."""
+        if self._recorder.recording:
+            raise Conflict("already recording", code="already_recording")
+        return self._recorder.start_segment(self._track_specs(), self._clock.monotonic())
+
+    async def stop_recording(self) -> SegmentInfo | None:
+        return await self._recorder.close_segment(self._clock.monotonic())
+
+    async def snapshot(self, kind: str) -> Snapshot:
+        """Save the latest participant frame (full resolution JPEG + thumbnail, scored)."""
+        frame = self._analyzer.latest_frame()
+        if frame is None:
+            raise Conflict("no participant video yet", code="no_video")
+        self._snapshots += 1
+        name = f"{self.session_id}-{self._snapshots:03d}-{kind}"
+        directory = self._settings.snapshot_dir or self._settings.recording_dir / "snapshots"
+        try:
+            snap = await asyncio.to_thread(
+                save_snapshot, frame, kind, directory, name, self._settings.thresholds
+            )
+        except ValueError as exc:
+            raise ValidationError(str(exc), code="bad_snapshot_kind", field="kind") from exc
+        logger.info(
+            "session %s: snapshot %s saved %dx%d", self.session_id, kind, snap.width, snap.height
+        )
+        return snap
+
+    def quality_levels(self, side: Side) -> dict[str, str]:
+        return dict(self._monitors[side].levels())
+
+    async def close(self) -> CallSummary:
+        """Close both connections, finish the recording; returns the summary. Safe twice."""
+        if self._summary is not None:
+            return self._summary
+        self._closed = True
+        self._stats_task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._stats_task
+        for side in SIDES:
+            await self._drop_leg(side)
+        # aiortc cancels its own tasks on close without awaiting them; let them unwind.
+        for _ in range(3):
+            await asyncio.sleep(0)
+        await asyncio.to_thread(self._analyzer.close)
+        await self._recorder.close_segment(self._clock.monotonic())
+        now = self._clock.monotonic()
+        self._summary = CallSummary(
+            self.session_id,
+            list(self._recorder.segments),
+            [g.seconds for g in self._recorder.gaps()],
+            {s: SideQuality(m.series(), m.summary(now)) for s, m in self._monitors.items()},
+        )
+        logger.info("session %s: media closed", self.session_id)
+        return self._summary
+
+    # --- connections -----------------------------------------------------------------------
+
+    def _new_leg(self, side: Side, kinds: list[str]) -> _Leg:
+        self._generation += 1
+        servers = [
+            RTCIceServer(urls=list(s.urls), username=s.username, credential=s.credential)
+            for s in self._settings.ice_servers
+        ]
+        pc = RTCPeerConnection(RTCConfiguration(iceServers=servers))
+        forward = {k: ForwardTrack(k, self._pli[(other(side), k)].request) for k in KINDS}
+        leg = _Leg(side, self._generation, pc, forward)
+        # One transceiver per offered m-line, created before the offer is applied so that our
+        # codec preferences (VP8 first) decide the answer, not the order the offer lists.
+        for kind in kinds:
+            transceiver = pc.addTransceiver(forward[kind], direction="sendrecv")
+            transceiver.setCodecPreferences(_preferred_codecs(kind))
+            hook_keyframe_requests(transceiver.sender, self._pli[(other(side), kind)].request)
+
+        @pc.on("track")
+        def on_track(track: object) -> None:
+            # Synchronous on purpose: the tap must be in place before receive() starts.
+            for t in pc.getTransceivers():
+                if t.receiver.track is track:
+                    self._tap(leg, t.kind, t.receiver)
+
+        @pc.on("connectionstatechange")
+        def on_state() -> None:
+            logger.info("session %s: %s connection %s", self.session_id, side, pc.connectionState)
+
+        self._legs[side] = leg
+        return leg
+
+    async def _negotiate(self, leg: _Leg, sdp: str) -> None:
+        try:
+            await leg.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="offer"))
+            await leg.pc.setLocalDescription(await leg.pc.createAnswer())
+        except Exception as exc:
+            # aiortc raises ValueError, OperationError, KeyError... for offers it cannot use.
+            logger.info(
+                "session %s: %s offer rejected: %s", self.session_id, leg.side, type(exc).__name__
+            )
+            await self._drop_leg(leg.side)
+            raise ValidationError("the offer cannot be used", code="bad_sdp") from exc
+        assert leg.pc.localDescription is not None
+        answer = aiortc_sdp.SessionDescription.parse(leg.pc.localDescription.sdp)
+        for media in answer.media:
+            if media.kind in KINDS and media.rtp.codecs:
+                leg.codecs[media.kind] = media.rtp.codecs[0].name
+                leg.forward[media.kind].codec = media.rtp.codecs[0].name
+        logger.info("session %s: %s negotiated %s", self.session_id, leg.side, leg.codecs)
+
+    def _tap(self, leg: _Leg, kind: str, receiver: RTCRtpReceiver) -> None:
+        leg.receivers[kind] = receiver
+        self._pli[(leg.side, kind)].set_upstream(receiver)
+        track_name = f"{leg.side}-{kind}"
+        analysed = leg.side == "participant" and kind == "video"
+
+        def sink(frame: EncodedFrame) -> None:
+            leg.receiving = True
+            leg.stats.counter.add(frame)
+            target = self._legs.get(other(leg.side))
+            if target is not None:
+                target.forward[kind].push(frame, leg.generation)
+            if self._recorder.recording:
+                self._recorder.write(
+                    MediaPacket(
+                        track_name,
+                        frame.data,
+                        frame.timestamp,
+                        frame.clock_rate,
+                        frame.keyframe,
+                        self._clock.monotonic(),
+                    )
+                )
+            if analysed:
+                self._analyzer.feed(frame, leg.generation)
+
+        install_tap(receiver, sink, self.session_id)
+
+    async def _drop_leg(self, side: Side) -> None:
+        leg = self._legs.pop(side, None)
+        if leg is None:
+            return
+        for kind in KINDS:
+            self._pli[(side, kind)].set_upstream(None)
+        await leg.pc.close()
+        logger.info("session %s: %s connection closed", self.session_id, side)
+
+    # --- recording -------------------------------------------------------------------------
+
+    def _track_specs(self) -> list[TrackSpec]:
+        specs = []
+        for side in SIDES:
+            leg = self._legs.get(side)
+            codecs = leg.codecs if leg is not None else {}
+            for kind in KINDS:
+                codec = codecs.get(kind, "VP8" if kind == "video" else "opus")
+                specs.append(TrackSpec(f"{side}-{kind}", kind, codec))  # type: ignore[arg-type]
+        return specs
+
+    async def _rotate_segment_if_recording(self) -> None:
+        if self._recorder.recording:
+            await self._recorder.close_segment(self._clock.monotonic())
+            self._recorder.start_segment(self._track_specs(), self._clock.monotonic())
+
+    # --- quality ---------------------------------------------------------------------------
+
+    def _on_picture(self, sample: PictureSample) -> None:
+        if self._closed:
+            return
+        now = self._clock.monotonic()
+        self._emit(
+            "participant",
+            self._monitors["participant"].observe_picture(now, sample.metrics, sample.motion),
+        )
+
+    async def _poll_stats(self) -> None:
+        while True:
+            await asyncio.sleep(self._settings.stats_interval_s)
+            for side, leg in list(self._legs.items()):
+                if not leg.receiving:
+                    continue  # nothing to judge before media flows
+                now = self._clock.monotonic()
+                metrics = await leg.stats.sample(now, leg.pc, list(leg.receivers.values()))
+                if metrics is not None:
+                    self._emit(side, self._monitors[side].observe_connection(now, metrics))
+
+    def _emit(self, side: Side, events: list[QualityEvent]) -> None:
+        for event in events:
+            logger.info(
+                "session %s: %s %s %s -> %s",
+                self.session_id,
+                side,
+                event.measure,
+                event.previous,
+                event.level,
+            )
+            if self._on_quality is not None:
+                try:
+                    self._on_quality(side, event)
+                except Exception:
+                    logger.exception("session %s: on_quality callback failed", self.session_id)
+
+
+def _offered_kinds(sdp: str) -> list[str]:
+    """Media kinds of the offer's m-lines; rejects what aiortc would choke on later."""
+    try:
+        parsed = aiortc_sdp.SessionDescription.parse(sdp)
+    except Exception as exc:
+        raise ValidationError("the offer is not valid SDP", code="bad_sdp") from exc
+    kinds = [m.kind for m in parsed.media if m.kind in KINDS]
+    if not kinds or len(kinds) != len(set(kinds)):
+        raise ValidationError("the offer needs one audio and/or one video", code="bad_sdp")
+    return kinds
+
+
+def _preferred_codecs(kind: str) -> list:
+    """Our codecs in preference order: VP8 (with RTX), then H.264; Opus only for audio."""
+    capabilities = RTCRtpSender.getCapabilities(kind).codecs
+    order = PREFERRED[kind]
+    chosen = [c for c in capabilities if c.mimeType.split("/")[1] in order]
+    return sorted(chosen, key=lambda c: order.index(c.mimeType.split("/")[1]))

@@ -1,0 +1,287 @@
+"""Encoded-frame forwarding on top of aiortc: no decode, no re-encode on the relay path.
+
+    install_tap(receiver, sink, session_id)   # in a *synchronous* pc.on("track") handler
+    track = ForwardTrack("video", request_keyframe)  # pc.addTrack / addTransceiver(track)
+    track.push(frame, source_id)              # from the sink: hands frames to the sender
+    hook_keyframe_requests(sender, request)   # browser PLI/FIR -> PLI upstream
+    requester = KeyframeRequester(session_id, clock.monotonic); requester.set_upstream(receiver)
+
+aiortc internals relied on (aiortc 1.16; tests/integration/test_rtc_internals.py fails loudly
+if an upgrade changes any of them):
+
+- ``RTCRtpReceiver._RTCRtpReceiver__decoder_queue``: the ``queue.Queue`` that
+  ``_handle_rtp_packet`` puts ``(codec, JitterFrame)`` on, on the event loop, and that
+  ``receive()`` hands to the decoder thread; ``None`` on it stops that thread and ends the track.
+- ``RTCRtpReceiver._RTCRtpReceiver__decoder_thread``: None until ``receive()`` started it.
+- ``RTCRtpReceiver._RTCRtpReceiver__rtx_ssrc`` (RTX SSRC -> media SSRC) and
+  ``_RTCRtpReceiver__remote_streams`` (SSRC -> ``StreamStatistics`` with ``packets_received``
+  and ``packets_expected``), because the ``inbound-rtp`` stats entry of a receiver is keyed by
+  receiver, not SSRC, and is overwritten by the RTX stream once retransmissions flow.
+- ``RTCRtpReceiver._send_rtcp_pli(media_ssrc)``: sends a PLI on the receiver's transport.
+- ``RTCRtpSender._send_keyframe()``: what the sender calls on an incoming PLI/FIR; for
+  pre-encoded packets it only sets an encoder flag, so we wrap it per instance.
+- ``RTCRtpSender._next_encoded_frame``: passes anything that is not an ``av.Frame`` to
+  ``encoder.pack()`` (VP8/H.264: 1/90000, Opus: 1/48000 ``time_base``) without encoding.
+- ``aioice.ice.get_host_addresses``: leaves 127.0.0.1 out; ``allow_loopback_candidates`` wraps it.
+
+Decoding for analysis is not done by aiortc's decoder thread at all: the tap never passes frames
+to it (only the ``None`` stop signal), so decoded frames do not pile up on the remote track's
+asyncio queue. The analysis side (media_analysis.py) decodes every frame of the analysed stream
+itself, because a VP8 decoder fed only sampled frames cannot decode inter frames; decoding costs
+~0.6 ms a 640x480 frame, while conversion and measuring happen only at the sample rate.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import queue
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+import aioice.ice
+import av
+from aiortc import RTCRtpReceiver, RTCRtpSender
+from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
+
+logger = logging.getLogger(__name__)
+
+MAX_QUEUED = 90  # frames waiting for a sender (~3 s of video); more means it is not reading
+NOMINAL_STEP = {"video": 3000, "audio": 960}  # one frame at 30 fps / 20 ms, in clock units
+PLI_MIN_INTERVAL_S = 0.5
+
+_RECEIVER_QUEUE = "_RTCRtpReceiver__decoder_queue"
+_RECEIVER_THREAD = "_RTCRtpReceiver__decoder_thread"
+_RECEIVER_RTX = "_RTCRtpReceiver__rtx_ssrc"
+_RECEIVER_STREAMS = "_RTCRtpReceiver__remote_streams"
+
+
+@dataclass(frozen=True, slots=True)
+class EncodedFrame:
+    kind: str  # "audio" | "video"
+    codec: str  # aiortc codec name: "VP8", "H264", "opus"
+    data: bytes  # one whole encoded frame (VP8 frame, Annex-B access unit, Opus packet)
+    timestamp: int  # RTP timestamp relative to the first frame of this receiver
+    clock_rate: int
+    keyframe: bool
+
+
+FrameSink = Callable[[EncodedFrame], None]
+
+
+def is_keyframe(codec: str, data: bytes) -> bool:
+    """Whether a decoder can start at this frame."""
+    if codec == "VP8":
+        return len(data) > 0 and data[0] & 1 == 0
+    if codec == "H264":
+        return _h264_has_idr(data)
+    return True  # audio frames are independent
+
+
+def _h264_has_idr(data: bytes) -> bool:
+    # Annex-B start codes; NAL type 5 is an IDR slice, 7 an SPS that precedes one.
+    i = data.find(b"\x00\x00\x01")
+    while 0 <= i < len(data) - 3:
+        if data[i + 3] & 0x1F in (5, 7):
+            return True
+        i = data.find(b"\x00\x00\x01", i + 3)
+    return False
+
+
+class _TapQueue(queue.Queue[Any]):
+    """Stands in for the receiver's decoder queue: fans encoded frames out, on the event loop."""
+
+    def __init__(self, kind: str, sink: FrameSink, session_id: str) -> None:
+        super().__init__()
+        self._kind = kind
+        self._sink = sink
+        self._session_id = session_id
+
+    def put(self, item: Any, block: bool = True, timeout: float | None = None) -> None:
+        if item is None:
+            super().put(None)  # the stop signal must reach aiortc's decoder thread
+            return
+        codec, jitter_frame = item
+        data = bytes(jitter_frame.data)
+        frame = EncodedFrame(
+            self._kind,
+            codec.name,
+            data,
+            jitter_frame.timestamp,
+            codec.clockRate,
+            is_keyframe(codec.name, data),
+        )
+        try:
+            self._sink(frame)
+        except Exception:
+            # Raising here would abort aiortc's packet handling for the whole transport.
+            logger.exception("session %s: %s frame sink failed", self._session_id, self._kind)
+
+
+def install_tap(receiver: RTCRtpReceiver, sink: FrameSink, session_id: str) -> None:
+    """Route the receiver's encoded frames to ``sink`` instead of aiortc's decoder.
+
+    Call it synchronously in the ``track`` handler: ``receive()`` starts the decoder thread with
+    whatever queue is in place at that moment.
+    """
+    if getattr(receiver, _RECEIVER_THREAD, "missing") is not None:
+        raise RuntimeError("install_tap must run before RTCRtpReceiver.receive() starts")
+    kind = receiver.track.kind if receiver.track is not None else "video"
+    setattr(receiver, _RECEIVER_QUEUE, _TapQueue(kind, sink, session_id))
+
+
+def media_ssrcs(receiver: RTCRtpReceiver) -> list[int]:
+    """SSRCs the receiver heard media on, without RTX (Chrome ignores PLIs sent for RTX)."""
+    rtx: dict[int, int] = getattr(receiver, _RECEIVER_RTX)
+    return [s.source for s in receiver.getSynchronizationSources() if s.source not in rtx]
+
+
+def inbound_counts(receiver: RTCRtpReceiver) -> tuple[int, int]:
+    """(packets expected, packets received) over the media SSRCs, RTX excluded."""
+    rtx: dict[int, int] = getattr(receiver, _RECEIVER_RTX)
+    streams: dict[int, Any] = getattr(receiver, _RECEIVER_STREAMS)
+    expected = received = 0
+    for ssrc, stream in list(streams.items()):
+        if ssrc not in rtx and stream.max_seq is not None:
+            expected += stream.packets_expected
+            received += stream.packets_received
+    return expected, received
+
+
+class KeyframeRequester:
+    """Sends rate-limited PLIs to whoever currently sends us a stream."""
+
+    def __init__(
+        self,
+        session_id: str,
+        now: Callable[[], float],
+        min_interval: float = PLI_MIN_INTERVAL_S,
+    ) -> None:
+        self._session_id = session_id
+        self._now = now
+        self._min_interval = min_interval
+        self._receiver: RTCRtpReceiver | None = None
+        self._last = float("-inf")
+        self._tasks: set[asyncio.Task[None]] = set()
+        self.sent = 0
+
+    def set_upstream(self, receiver: RTCRtpReceiver | None) -> None:
+        self._receiver = receiver
+
+    def request(self) -> None:
+        """Ask the upstream sender for a keyframe, at most once per ``min_interval``."""
+        receiver, now = self._receiver, self._now()
+        if receiver is None or now - self._last < self._min_interval:
+            return
+        ssrcs = media_ssrcs(receiver)
+        if not ssrcs:
+            return  # nothing received yet: the first frame will be a keyframe anyway
+        self._last = now
+        self.sent += 1
+        for ssrc in ssrcs:
+            task = asyncio.ensure_future(receiver._send_rtcp_pli(ssrc))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+        logger.debug("session %s: PLI upstream to %s", self._session_id, ssrcs)
+
+
+def hook_keyframe_requests(sender: RTCRtpSender, on_request: Callable[[], None]) -> None:
+    """Make a PLI/FIR that reaches ``sender`` call ``on_request`` (forwarded packets)."""
+    original = sender._send_keyframe
+
+    def send_keyframe() -> None:
+        original()
+        on_request()
+
+    sender._send_keyframe = send_keyframe  # type: ignore[method-assign]
+
+
+class ForwardTrack(MediaStreamTrack):
+    """A track whose ``recv()`` returns encoded ``av.Packet``s for ``RTCRtpSender`` to pack.
+
+    It starts at a keyframe, keeps its timestamps continuous when the source changes (a
+    reconnect of the other side), and asks for a keyframe when its sender starts reading and
+    whenever it had to drop frames.
+    """
+
+    def __init__(self, kind: str, request_keyframe: Callable[[], None]) -> None:
+        super().__init__()
+        self.kind = kind
+        self.codec: str | None = None  # negotiated codec of the sender; others are dropped
+        self._request_keyframe = request_keyframe
+        self._queue: asyncio.Queue[av.Packet | None] = asyncio.Queue()
+        self._reading = False
+        self._need_keyframe = kind == "video"
+        self._source: int | None = None
+        self._offset = 0
+        self._last_ts: int | None = None
+        self.forwarded = 0
+
+    def push(self, frame: EncodedFrame, source_id: int) -> None:
+        if not self._reading or self.readyState != "live":
+            return  # the sender is not sending yet: frames would only pile up
+        if self.codec is not None and frame.codec != self.codec:
+            return
+        if self._need_keyframe and not frame.keyframe:
+            return
+        self._need_keyframe = False
+        if self._queue.qsize() >= MAX_QUEUED:
+            self._drop_backlog()
+            return
+        self._queue.put_nowait(self._packet(frame, source_id))
+
+    def end(self) -> None:
+        self._queue.put_nowait(None)
+
+    async def recv(self) -> av.Packet:
+        if self.readyState != "live":
+            raise MediaStreamError
+        if not self._reading:
+            self._reading = True
+            self._request_keyframe()  # a new subscriber starts at the next keyframe
+        packet = await self._queue.get()
+        if packet is None:
+            self.stop()
+            raise MediaStreamError
+        return packet
+
+    def _packet(self, frame: EncodedFrame, source_id: int) -> av.Packet:
+        if source_id != self._source:
+            # A new upstream restarts its RTP clock at 0; continue ours one frame later.
+            start = 0 if self._last_ts is None else self._last_ts + NOMINAL_STEP[self.kind]
+            self._offset = start - frame.timestamp
+            self._source = source_id
+        ts = frame.timestamp + self._offset
+        self._last_ts = ts
+        packet = av.Packet(frame.data)
+        packet.pts = ts
+        packet.time_base = Fraction(1, frame.clock_rate)
+        self.forwarded += 1
+        return packet
+
+    def _drop_backlog(self) -> None:
+        while not self._queue.empty():
+            self._queue.get_nowait()
+        self._need_keyframe = self.kind == "video"
+        self._request_keyframe()
+
+
+_original_get_host_addresses = aioice.ice.get_host_addresses
+
+
+def _with_loopback(use_ipv4: bool, use_ipv6: bool) -> list[str]:
+    addresses = _original_get_host_addresses(use_ipv4=use_ipv4, use_ipv6=use_ipv6)
+    if use_ipv4 and "127.0.0.1" not in addresses:
+        addresses.append("127.0.0.1")
+    return addresses
+
+
+def allow_loopback_candidates(enabled: bool) -> None:
+    """Offer 127.0.0.1 as a host candidate (tests, demo on one machine); process-wide.
+
+    aioice leaves loopback out, so two peers on a machine without another interface never
+    connect. Off again restores aioice's own function.
+    """
+    aioice.ice.get_host_addresses = _with_loopback if enabled else _original_get_host_addresses
