@@ -239,6 +239,7 @@ function setupDocuments() {
 
 function setupConsent() {
   const form = $("form-consent");
+  $("consent-back").addEventListener("click", () => showStep("documents"));
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearErrors(form);
