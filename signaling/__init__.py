@@ -1,0 +1,1 @@
+"""Socket.IO signalling: one ``AsyncNamespace`` per audience (participants, officers, media)."""

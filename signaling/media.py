@@ -1,0 +1,305 @@
+"""The ``/media`` namespace: SDP offer/answer, snapshots and live quality for one call.
+
+A client gets a *media ticket* with its pairing message — the URL of the process that hosts the
+call's media, a signed token for (session, side) and its ICE servers — and connects there with
+``io(url + "/media", {auth: {token}})``. Events (each acknowledged with ``{"ok": true, ...}`` or
+``{"ok": false, "error": {"code", "message"}}``; failures are also emitted as ``error``):
+
+- ``offer`` ``{sdp, type: "offer"}`` -> ``{ok, sdp, type: "answer"}``
+- ``snapshot`` ``{kind: "face" | "ktp"}`` (officer) -> ``{ok, snapshot, thumbnail}`` (data URL)
+- ``levels`` -> ``{ok, participant: {...}, officer: {...}}`` current quality classes
+
+Server -> client: ``hint`` (participant: ``{measure, level, hint, text}`` in their language,
+``hint: null`` clears) and ``quality`` (officer: ``{side, measure, level, hint}``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import functools
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any, Literal
+
+import socketio
+from aiohttp import web
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ValidationError as PydanticError
+
+from videocall.adapters.media_call import IceServer, MediaCall, MediaSettings, Side
+from videocall.errors import Conflict, NotAllowed, Unauthenticated, VideoCallError
+from videocall.quality import hint_text
+from videocall.quality_monitor import QualityEvent
+from videocall.turn import ice_servers
+from web import keys
+
+logger = logging.getLogger(__name__)
+
+NAMESPACE = "/media"
+TICKET_TTL_SECONDS = 4 * 3600
+MAX_SDP_CHARS = 64 * 1024
+
+
+class OfferIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    sdp: str = Field(min_length=1, max_length=MAX_SDP_CHARS)
+    type: Literal["offer"]
+
+
+class SnapshotIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    kind: Literal["face", "ktp"]
+
+
+class MediaTickets:
+    """Signed (session, side) tickets, verified by whichever process hosts the media."""
+
+    def __init__(self, keys_: list[str]) -> None:
+        self._serializer = URLSafeTimedSerializer(keys_[::-1], salt="media-ticket")
+
+    def issue(self, session_id: str, side: Side) -> str:
+        return self._serializer.dumps({"sid": session_id, "side": side})
+
+    def verify(self, token: object) -> tuple[str, Side]:
+        if not isinstance(token, str):
+            raise Unauthenticated("a media ticket is required", code="ticket_missing")
+        try:
+            data = self._serializer.loads(token, max_age=TICKET_TTL_SECONDS)
+        except BadSignature:
+            raise Unauthenticated("invalid media ticket", code="ticket_invalid") from None
+        return str(data["sid"]), data["side"]
+
+
+def media_ticket(
+    app: web.Application, session_id: str, side: Side, node_url: str = ""
+) -> dict[str, Any]:
+    """What a side needs to start its media: put it in the pairing message."""
+    settings = app[keys.SETTINGS]
+    return {
+        "url": node_url or settings.effective_public_url,
+        "namespace": NAMESPACE,
+        "token": app[MEDIA_HUB].tickets.issue(session_id, side),
+        "ice_servers": ice_servers(
+            stun_json=settings.ice_servers,
+            turn_urls=settings.turn_urls,
+            turn_secret=settings.turn_secret,
+            ttl_seconds=settings.turn_ttl_seconds,
+            user=f"{session_id[:8]}-{side[0]}",
+            now=app[keys.CLOCK].now(),
+        ),
+    }
+
+
+class MediaHub:
+    """The calls whose media this process hosts."""
+
+    def __init__(self, app: web.Application, sio: socketio.AsyncServer) -> None:
+        self.app = app
+        self.sio = sio
+        settings = app[keys.SETTINGS]
+        self.tickets = MediaTickets(settings.signing_keys())
+        self.calls: dict[str, MediaCall] = {}
+        self._lock = asyncio.Lock()
+        self._pending: set[asyncio.Future[Any]] = set()
+        self._recording: set[str] = set()
+        self._offered: dict[str, set[str]] = {}
+        self.media_settings = MediaSettings(
+            recording_dir=settings.recordings_dir,
+            snapshot_dir=settings.snapshots_dir,
+            sample_fps=settings.quality_sample_fps,
+            ice_servers=tuple(
+                IceServer(tuple(s["urls"]) if isinstance(s["urls"], list) else (s["urls"],))
+                for s in json.loads(settings.ice_servers or "[]")
+            ),
+            allow_loopback=settings.allow_loopback_ice,
+        )
+
+    async def call_for(self, session_id: str) -> MediaCall:
+        async with self._lock:
+            call = self.calls.get(session_id)
+            if call is not None:
+                return call
+            session = await self.app[keys.SESSIONS].get(session_id)
+            if session.ended_at is not None:
+                raise Conflict("the call has ended", code="call_closed")
+            call = MediaCall(
+                session_id,
+                self.media_settings,
+                on_quality=functools.partial(self._on_quality, session_id),
+                # Media runs in real time whatever clock the records use (tests set that one).
+            )
+            self.calls[session_id] = call
+            return call
+
+    async def start_recording_if_consented(
+        self, session_id: str, call: MediaCall, side: Side
+    ) -> None:
+        """Record from the moment both sides are connected (no empty first segment)."""
+        offered = self._offered.setdefault(session_id, set())
+        offered.add(side)
+        if session_id in self._recording or len(offered) < 2:
+            return
+        session = await self.app[keys.SESSIONS].get(session_id)
+        record = await self.app[keys.RECORDS].get(session.record_id)
+        if record.consent_at is None:
+            logger.warning("session %s: no recorded consent, not recording", session_id)
+            return
+        call.start_recording()
+        self._recording.add(session_id)
+
+    async def end(self, session_id: str) -> dict[str, Any] | None:
+        """Close a call's media and store its recording and quality with the session."""
+        async with self._lock:
+            call = self.calls.pop(session_id, None)
+            self._recording.discard(session_id)
+            self._offered.pop(session_id, None)
+        if call is None:
+            return None
+        summary = (await call.close()).as_dict()
+        quality = summary["quality"]
+        await self.app[keys.SESSIONS].update_media(
+            session_id,
+            recording={"segments": summary["segments"], "gaps_s": summary["gaps_s"]},
+            quality_summary={side: q["summary"] for side, q in quality.items()},
+            quality_series={side: q["series"] for side, q in quality.items()},
+        )
+        await self.sio.emit(
+            "ended", {"session_id": session_id}, room=session_id, namespace=NAMESPACE
+        )
+        return summary
+
+    async def close_all(self) -> None:
+        for session_id in list(self.calls):
+            try:
+                await self.end(session_id)
+            except Exception:
+                logger.exception("session %s: closing media failed", session_id)
+
+    def _on_quality(self, session_id: str, side: Side, event: QualityEvent) -> None:
+        payload = event.as_dict()
+        officer = {"side": side, **payload}
+        tasks = [
+            self.sio.emit("quality", officer, room=f"{session_id}:officer", namespace=NAMESPACE)
+        ]
+        if side == "participant":
+            text = (
+                {lang: hint_text(event.hint, lang) for lang in ("id", "en")} if event.hint else None
+            )
+            tasks.append(
+                self.sio.emit(
+                    "hint",
+                    {**payload, "text": text},
+                    room=f"{session_id}:participant",
+                    namespace=NAMESPACE,
+                )
+            )
+        for coro in tasks:
+            task = asyncio.ensure_future(coro)
+            self._pending.add(task)
+            task.add_done_callback(self._pending.discard)
+
+
+MEDIA_HUB = web.AppKey("media_hub", MediaHub)
+
+Handler = Callable[..., Awaitable[dict[str, Any]]]
+
+
+def answers(event: str) -> Callable[[Handler], Callable[..., Awaitable[dict[str, Any]]]]:
+    """Turn domain errors and bad payloads into an acknowledgement and an ``error`` event."""
+
+    def wrap(fn: Handler) -> Callable[..., Awaitable[dict[str, Any]]]:
+        @functools.wraps(fn)
+        async def handler(self: MediaNamespace, sid: str, data: Any = None) -> dict[str, Any]:
+            try:
+                return {"ok": True, **await fn(self, sid, data)}
+            except PydanticError as exc:
+                err: dict[str, Any] = {"code": "invalid_payload", "message": _pydantic_msg(exc)}
+            except VideoCallError as exc:
+                err = exc.to_dict()
+            except Exception:
+                logger.exception("media event %s failed", event)
+                err = {"code": "internal_error", "message": "internal error"}
+            await self.emit("error", {"event": event, **err}, to=sid)
+            return {"ok": False, "error": err}
+
+        return handler
+
+    return wrap
+
+
+def _pydantic_msg(exc: PydanticError) -> str:
+    first = exc.errors()[0]
+    return f"{'.'.join(str(p) for p in first['loc']) or 'payload'}: {first['msg']}"
+
+
+class MediaNamespace(socketio.AsyncNamespace):
+    def __init__(self, hub: MediaHub) -> None:
+        super().__init__(NAMESPACE)
+        self.hub = hub
+
+    async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        token = auth.get("token") if isinstance(auth, dict) else None
+        try:
+            session_id, side = self.hub.tickets.verify(token)
+        except Unauthenticated as exc:
+            raise socketio.exceptions.ConnectionRefusedError(exc.to_dict()) from None
+        await self.save_session(sid, {"session_id": session_id, "side": side})
+        await self.enter_room(sid, session_id)
+        await self.enter_room(sid, f"{session_id}:{side}")
+
+    async def _who(self, sid: str) -> tuple[str, Side]:
+        session = await self.get_session(sid)
+        return session["session_id"], session["side"]
+
+    @answers("offer")
+    async def on_offer(self, sid: str, data: Any) -> dict[str, Any]:
+        offer = OfferIn.model_validate(data if isinstance(data, dict) else {"_": data})
+        session_id, side = await self._who(sid)
+        call = await self.hub.call_for(session_id)
+        answer_sdp, answer_type = await call.accept_offer(side, offer.sdp, offer.type)
+        await self.hub.start_recording_if_consented(session_id, call, side)
+        await self.hub.app[keys.SESSIONS].mark_connected(session_id, self.hub.app[keys.CLOCK].now())
+        return {"sdp": answer_sdp, "type": answer_type}
+
+    @answers("snapshot")
+    async def on_snapshot(self, sid: str, data: Any) -> dict[str, Any]:
+        request = SnapshotIn.model_validate(data if isinstance(data, dict) else {"_": data})
+        session_id, side = await self._who(sid)
+        if side != "officer":
+            raise NotAllowed("only the officer takes snapshots", code="role_forbidden")
+        call = self.hub.calls.get(session_id)
+        if call is None:
+            raise Conflict("the call has no media yet", code="no_video")
+        snap = await call.snapshot(request.kind)
+        entry = {
+            **snap.as_dict(),
+            "bad": snap.bad_lighting or snap.blurry,
+            "taken_at": self.hub.app[keys.CLOCK].now().isoformat(),
+        }
+        sessions = self.hub.app[keys.SESSIONS]
+        current = (await sessions.get(session_id)).snapshots or []
+        await sessions.update_media(session_id, snapshots=[*current, entry])
+        thumb = "data:image/jpeg;base64," + base64.b64encode(snap.thumbnail).decode()
+        return {"snapshot": entry, "thumbnail": thumb}
+
+    @answers("levels")
+    async def on_levels(self, sid: str, data: Any) -> dict[str, Any]:
+        session_id, _side = await self._who(sid)
+        call = self.hub.calls.get(session_id)
+        if call is None:
+            return {"participant": {}, "officer": {}}
+        return {s: call.quality_levels(s) for s in ("participant", "officer")}
+
+
+def register(app: web.Application, sio: socketio.AsyncServer) -> None:
+    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        hub = MediaHub(app, sio)
+        app[MEDIA_HUB] = hub
+        sio.register_namespace(MediaNamespace(hub))
+        yield
+        await hub.close_all()
+
+    app.cleanup_ctx.append(lifecycle)
