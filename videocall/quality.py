@@ -158,9 +158,10 @@ class QualityThresholds:
     # Laplacian variance; sharp webcam faces give a few hundred, a smeared lens below 30.
     sharpness_warn: float = 60.0
     sharpness_bad: float = 25.0
-    # Mean absolute luma difference between consecutive samples. A live camera never repeats a
-    # frame exactly (sensor noise, VP8 refresh); a stalled or replaced stream does.
-    frozen_motion: float = 0.05
+    # ``frame_motion`` between consecutive samples at or below this is a frozen picture. VP8
+    # refining a still, highly textured picture measured up to 2.8; a moving pan 50. Tune on
+    # recorded calls: a very still person in front of a plain wall is the risk.
+    frozen_motion: float = 3.0
     # Black: a covered lens or a black source, not just a dark room (which still has contrast).
     black_luma: float = 12.0
     black_contrast: float = 4.0
@@ -179,8 +180,8 @@ class QualityThresholds:
     height_bad: int = 240
     # Hysteresis: a new level is reported once it has held this long AND for this many samples,
     # so hints do not flicker. Getting worse is reported sooner than getting better.
-    hold_worse_s: float = 1.5
-    hold_better_s: float = 2.0
+    hold_worse_s: float = 1.0
+    hold_better_s: float = 1.5
     hold_samples: int = 2
 
 
@@ -208,12 +209,32 @@ class ConnectionMetrics:
         return {k: round(v, 2) for k, v in values.items() if v is not None}
 
 
+MOTION_BLOCK = 8  # frames are compared as means of 8x8 blocks of the downscaled picture
+
+
+def _block_means(grey: NDArray[np.uint8]) -> NDArray[np.float32]:
+    h, w = (
+        (grey.shape[0] // MOTION_BLOCK) * MOTION_BLOCK,
+        (grey.shape[1] // MOTION_BLOCK) * MOTION_BLOCK,
+    )
+    blocks = (
+        grey[:h, :w].astype(np.float32).reshape(h // MOTION_BLOCK, MOTION_BLOCK, -1, MOTION_BLOCK)
+    )
+    return blocks.mean(axis=(1, 3))
+
+
 def frame_motion(previous: NDArray[np.uint8], current: NDArray[np.uint8]) -> float:
-    """Mean absolute luma difference of two downscaled grey frames (0 = identical)."""
+    """How much the picture changed between two downscaled grey frames (0 = not at all).
+
+    98th percentile of the absolute differences of 8x8 block means: codec refinement of a still
+    picture and sensor noise are fine-grained and average out inside a block, while a person
+    who sits still still moves a few percent of the blocks (eyes, mouth, outline) clearly.
+    """
     if previous.shape != current.shape or current.size == 0:
         return 255.0  # a resolution change is a change, not a freeze
-    diff = np.abs(previous.astype(np.int16) - current.astype(np.int16))
-    return float(diff.mean())
+    if min(current.shape) < MOTION_BLOCK:
+        return float(np.abs(previous.astype(np.int16) - current.astype(np.int16)).mean())
+    return float(np.percentile(np.abs(_block_means(previous) - _block_means(current)), 98))
 
 
 def _above(value: float, warn: float, bad: float) -> Level:

@@ -169,6 +169,10 @@ class QualityMonitor:
         """Current stable level of every measure seen so far."""
         return {m: t.hysteresis.stable for m, t in self._tracks.items()}
 
+    def values(self) -> dict[str, float]:
+        """Latest raw value of every measure (and picture helpers such as mean_luma)."""
+        return dict(self._values)
+
     def series(self) -> list[SeriesPoint]:
         return list(self._series)
 

@@ -19,7 +19,7 @@ from videocall.quality import (
 )
 from videocall.quality_monitor import Hysteresis, QualityMonitor
 
-TH = QualityThresholds()
+TH = QualityThresholds(hold_worse_s=1.5, hold_better_s=2.0)
 NORMAL = PictureMetrics(
     mean_luma=120, dark_fraction=0.0, bright_fraction=0.02, contrast=50, sharpness=400
 )
@@ -68,13 +68,16 @@ def test_classify_connection_leaves_unknown_out() -> None:
     }
 
 
-def test_frame_motion() -> None:
-    a = np.zeros((10, 10), np.uint8)
-    b = a.copy()
-    b[:5] = 10
+def test_frame_motion_ignores_fine_noise_but_not_moving_blocks() -> None:
+    rng = np.random.default_rng(3)
+    a = rng.integers(60, 180, (240, 320), dtype=np.uint8)
+    noisy = np.clip(a.astype(np.int16) + rng.integers(-3, 4, a.shape), 0, 255).astype(np.uint8)
+    moved = a.copy()
+    moved[40:120, 100:200] = 250  # something in the picture moved
     assert frame_motion(a, a) == 0.0
-    assert frame_motion(a, b) == pytest.approx(5.0)
-    assert frame_motion(a, np.zeros((5, 5), np.uint8)) == 255.0
+    assert frame_motion(a, noisy) < TH.frozen_motion
+    assert frame_motion(a, moved) > 20
+    assert frame_motion(a, a[:120]) == 255.0
 
 
 def test_measure_on_synthetic_frames_matches_classes() -> None:

@@ -226,7 +226,12 @@ class MediaCall:
         return snap
 
     def quality_levels(self, side: Side) -> dict[str, str]:
+        """Current stable class of each measure of a side."""
         return dict(self._monitors[side].levels())
+
+    def quality_values(self, side: Side) -> dict[str, float]:
+        """Latest raw measures of a side (packet_loss %, fps, mean_luma, ...)."""
+        return self._monitors[side].values()
 
     async def close(self) -> CallSummary:
         """Close both connections, finish the recording; returns the summary. Safe twice."""

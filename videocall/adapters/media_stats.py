@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 
 from aiortc import RTCPeerConnection, RTCRtpReceiver
@@ -11,6 +12,7 @@ from videocall.adapters.rtc_forward import EncodedFrame, inbound_counts
 from videocall.quality import ConnectionMetrics
 
 CLOCK_PER_MS = {"video": 90.0, "audio": 48.0}
+LOSS_WINDOW = 3  # intervals: ~100 packets a second make a one-second loss figure jumpy
 
 
 @dataclass(slots=True)
@@ -42,6 +44,7 @@ class StatsSampler:
     _bytes: int = 0
     _expected: int = 0
     _received: int = 0
+    _loss_window: deque[tuple[int, int]] = field(default_factory=lambda: deque(maxlen=LOSS_WINDOW))
 
     async def sample(
         self, now: float, pc: RTCPeerConnection, receivers: list[RTCRtpReceiver]
@@ -58,7 +61,10 @@ class StatsSampler:
         if previous_at is None or now <= previous_at:
             return None
         dt = now - previous_at
-        uplink = 100.0 * max(0, d_expected - d_received) / d_expected if d_expected > 0 else 0.0
+        self._loss_window.append((d_expected, d_received))
+        w_expected = sum(e for e, _ in self._loss_window)
+        w_lost = max(0, w_expected - sum(r for _, r in self._loss_window))
+        uplink = 100.0 * w_lost / w_expected if w_expected > 0 else 0.0
         downlink, rtt, jitter = _report_measures(report)
         return ConnectionMetrics(
             packet_loss_pct=max(uplink, downlink),
