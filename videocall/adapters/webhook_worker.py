@@ -225,6 +225,7 @@ class WebhookWorker:
         timeout_seconds: float = 10.0,
         poll_seconds: float = 1.0,
         rng: random.Random | None = None,
+        backlog: timedelta = timedelta(days=30),
     ) -> None:
         self.store = store
         self.endpoints = {e.url: e for e in endpoints}
@@ -235,6 +236,9 @@ class WebhookWorker:
         self.lease = timedelta(seconds=timeout_seconds + 5)
         self.poll_seconds = poll_seconds
         self.rng = rng or random.Random()
+        # Events older than this when first seen (say, by a newly configured endpoint) are not
+        # sent; it is far longer than any outage we expect, so a restart never loses events.
+        self.backlog = backlog
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._http: aiohttp.ClientSession | None = None
@@ -277,8 +281,7 @@ class WebhookWorker:
         """Materialise, claim and attempt one batch; returns how many were attempted."""
         now = self.clock.now()
         urls = list(self.endpoints)
-        since = now - timedelta(seconds=self.backoff.max_age_seconds)
-        await self.store.materialise(urls, since)
+        await self.store.materialise(urls, now - self.backlog)
         claimed = await self.store.claim(urls, now, self.lease, self.backoff)
         if claimed:
             async with asyncio.TaskGroup() as group:
