@@ -64,5 +64,8 @@ lint: setup
 bench: setup
 	$(BIN)/python -m bench.all
 
+run-cluster: setup services
+	bash deploy/run-cluster.sh $${N:-3} $${FIRST_PORT:-8081}
+
 clean:
 	rm -rf $(VENV) web/node_modules data test-output

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Start N server processes on one machine against the local Redis and PostgreSQL.
+#   deploy/run-cluster.sh [N=3] [FIRST_PORT=8081]
+# Each process gets its own port, NODE_ID and PUBLIC_URL; put deploy/nginx.conf in front for one
+# address. Ctrl-C stops them all (SIGTERM: each drains its calls first).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+N=${1:-3}
+FIRST_PORT=${2:-8081}
+export REDIS_URL=${REDIS_URL:-redis://127.0.0.1:6379/0}
+export DATABASE_URL=${DATABASE_URL:-postgresql+asyncpg://postgres@127.0.0.1:5432/videocall}
+export SERVICE_HOURS=${SERVICE_HOURS:-always}
+export DATA_DIR=${DATA_DIR:-data/cluster}
+export SECRET_KEY=${SECRET_KEY:-$(cat "$DATA_DIR/secret_key" 2>/dev/null || (mkdir -p "$DATA_DIR" && head -c 32 /dev/urandom | base64 | tee "$DATA_DIR/secret_key"))}
+db=${DATABASE_URL##*/}
+psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname='$db'" | grep -q 1 \
+  || psql -h 127.0.0.1 -U postgres -c "CREATE DATABASE \"$db\"" >/dev/null
+.venv/bin/python -m videocall.adapters.migrate
+pids=()
+trap 'kill -TERM "${pids[@]}" 2>/dev/null; wait' INT TERM EXIT
+for i in $(seq 0 $((N - 1))); do
+  port=$((FIRST_PORT + i))
+  NODE_ID="node-$port" PUBLIC_URL="http://127.0.0.1:$port" \
+    .venv/bin/python server.py --port "$port" --no-migrate &
+  pids+=($!)
+  echo "node-$port: http://127.0.0.1:$port (pid $!)"
+done
+wait
