@@ -4,6 +4,7 @@ import { io } from "/static/vendor/socket.io.esm.min.js";
 import { t, formatDuration, formatDateTime, onChange } from "./i18n.js";
 import { banner } from "./net.js";
 import { errorText } from "./forms.js";
+import { MediaLink } from "./media_link.js";
 
 // Event names of the /participant namespace (signaling/participant.py).
 export const EV = {
@@ -11,10 +12,6 @@ export const EV = {
   leave: "leave_queue",
   queue: "queue_status",
   paired: "paired",
-  offer: "offer",
-  answer: "answer",
-  ice: "ice_candidate",
-  hint: "hint",
   peer: "peer_status",
   ended: "call_ended",
   hangUp: "end_call",
@@ -31,10 +28,9 @@ export class LiveSession {
     this.onFinished = onFinished;
     this.onAuthError = onAuthError;
     this.socket = null;
-    this.pc = null;
+    this.media = null;
     this.active = true;
     this.inCall = false;
-    this.hints = new Map();
     this.lastQueue = null;
     onChange(() => this.retranslate());
   }
@@ -54,8 +50,6 @@ export class LiveSession {
     s.on("connect_error", (err) => this.onConnectError(err));
     s.on(EV.queue, (msg) => this.onQueue(msg));
     s.on(EV.paired, (msg) => this.onPaired(msg));
-    s.on(EV.answer, (msg) => this.onAnswer(msg));
-    s.on(EV.hint, (msg) => this.onHint(msg));
     s.on(EV.peer, (msg) => this.onPeer(msg));
     s.on(EV.ended, (msg) => this.onEnded(msg));
     s.on(EV.error, (msg) => this.onError(msg));
@@ -130,64 +124,37 @@ export class LiveSession {
   // -- call -------------------------------------------------------------------------------
 
   async onPaired(msg) {
-    if (this.inCall && this.pc) return;
+    if (this.inCall && this.media) return;
     this.inCall = true;
+    this.call = msg || {};
     this.show("call");
     $("call-status").textContent = t("call.connecting");
-    if (msg && msg.code) {
-      $("call-code").textContent = msg.code;
+    const code = this.call.code || this.call.random_code;
+    if (code) {
+      $("call-code").textContent = code;
       $("code-box").hidden = false;
     }
     const stream = await this.getStream();
     $("local-video").srcObject = stream;
-    await this.negotiate(stream, msg || {});
-  }
-
-  async negotiate(stream, msg) {
-    if (this.pc) this.pc.close();
-    const pc = new RTCPeerConnection({ iceServers: msg.ice_servers || [] });
-    this.pc = pc;
-    for (const track of stream.getTracks()) pc.addTrack(track, stream);
-    const remote = new MediaStream();
-    $("remote-video").srcObject = remote;
-    pc.addEventListener("track", (event) => {
-      remote.addTrack(event.track);
-      $("remote-video").play().catch(() => {});
+    const ticket = this.call.media || this.call.ticket;
+    if (!ticket) return;
+    this.media = new MediaLink({
+      role: "participant",
+      ticket,
+      stream,
+      remoteVideo: $("remote-video"),
+      onStatus: (key) => ($("call-status").textContent = t(key)),
+      onQuality: () => this.renderHints(),
+      onEnded: () => this.onEnded(),
     });
-    pc.addEventListener("connectionstatechange", () => {
-      if (pc.connectionState === "connected") $("call-status").textContent = t("call.connected");
-      if (pc.connectionState === "failed" && this.inCall) this.renegotiate();
-    });
-    await pc.setLocalDescription(await pc.createOffer());
-    await waitForIce(pc);
-    this.socket.emit(EV.offer, { sdp: pc.localDescription.sdp, type: pc.localDescription.type }, (reply) => {
-      if (reply && reply.error) this.onError(reply);
-      else if (reply && reply.sdp) this.onAnswer(reply);
-    });
-  }
-
-  async renegotiate() {
-    // aiortc has no ICE restart: a new peer connection it is.
-    $("call-status").textContent = t("call.reconnecting");
-    await this.negotiate(await this.getStream(), {});
-  }
-
-  async onAnswer(msg) {
-    if (!this.pc || this.pc.signalingState !== "have-local-offer") return;
-    await this.pc.setRemoteDescription({ type: msg.type || "answer", sdp: msg.sdp });
-  }
-
-  onHint(msg) {
-    if (!msg || !msg.measure) return;
-    if (msg.hint) this.hints.set(msg.measure, msg.hint);
-    else this.hints.delete(msg.measure);
-    this.renderHints();
+    this.media.start();
   }
 
   renderHints() {
     const list = $("call-hints");
+    const { hints } = this.media ? this.media.quality("participant") : { hints: [] };
     list.replaceChildren(
-      ...[...new Set(this.hints.values())].map((code) => {
+      ...hints.map((code) => {
         const li = document.createElement("li");
         li.dataset.hint = code;
         li.textContent = `⚠ ${t(`hint.${code}`)}`;
@@ -215,8 +182,8 @@ export class LiveSession {
   stop() {
     this.active = false;
     this.inCall = false;
-    if (this.pc) this.pc.close();
-    this.pc = null;
+    if (this.media) this.media.close();
+    this.media = null;
     if (this.socket) this.socket.disconnect();
     this.socket = null;
   }
@@ -228,18 +195,3 @@ export class LiveSession {
   }
 }
 
-/** Wait until ICE gathering completes (aiortc takes no trickled candidates), at most 3 s. */
-export function waitForIce(pc, timeoutMs = 3000) {
-  if (pc.iceGatheringState === "complete") return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      pc.removeEventListener("icegatheringstatechange", check);
-      resolve();
-    };
-    const check = () => {
-      if (pc.iceGatheringState === "complete") done();
-    };
-    pc.addEventListener("icegatheringstatechange", check);
-    setTimeout(done, timeoutMs);
-  });
-}

@@ -1,0 +1,274 @@
+// The supervisor's board: approvals waiting for review (due dates, overdue flagged), a call's
+// evidence and recording, confirm/overturn, a small dashboard and failed webhooks to redeliver.
+import * as i18n from "./i18n.js";
+import { t, formatDateTime } from "./i18n.js";
+import { call } from "./api.js";
+import { clearErrors, showError, errorText } from "./forms.js";
+import { banner } from "./net.js";
+import { requireLogin, showRecord, staffImage } from "./staff.js";
+
+const $ = (id) => document.getElementById(id);
+const REFRESH_MS = 30000;
+const state = { reviews: [], failed: [], reasons: [], current: null };
+
+function cell(tr, content) {
+  const td = document.createElement("td");
+  if (content instanceof Node) td.append(content);
+  else td.textContent = content;
+  tr.append(td);
+  return td;
+}
+
+function tag(kind, key) {
+  const span = document.createElement("span");
+  span.className = `tag ${kind}`;
+  span.textContent = `${kind === "fail" ? "⚠ " : kind === "ok" ? "✓ " : ""}${t(key)}`;
+  return span;
+}
+
+function button(key, onClick, cls = "secondary") {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.className = cls;
+  b.textContent = t(key);
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+// -- lists ------------------------------------------------------------------------------
+
+async function refresh() {
+  $("err-reviews").hidden = true;
+  try {
+    const [reviews, failed] = await Promise.all([call("GET", "/api/reviews"), call("GET", "/api/webhooks/failed")]);
+    state.reviews = reviews.items;
+    state.failed = failed.items;
+    render();
+    $("refreshed-at").textContent = t("dash.refreshed_at", { time: new Date().toLocaleTimeString(i18n.locale()) });
+  } catch (err) {
+    const box = $("err-reviews");
+    box.textContent = `⚠ ${errorText(err)}`;
+    box.hidden = false;
+  }
+}
+
+function render() {
+  const items = state.reviews;
+  $("dash-waiting").textContent = String(items.length);
+  $("dash-overdue").textContent = String(items.filter((i) => i.overdue).length);
+  const next = items.map((i) => i.due_at).filter(Boolean).sort()[0];
+  $("dash-next-due").textContent = next ? formatDateTime(next) : "–";
+  $("dash-failed").textContent = String(state.failed.length);
+  $("review-list").replaceChildren(
+    ...items.map((item) => {
+      const tr = document.createElement("tr");
+      tr.dataset.recordId = item.record_id;
+      if (item.overdue) tr.className = "overdue";
+      cell(tr, item.full_name || "–");
+      cell(tr, formatDateTime(item.decided_at));
+      cell(tr, item.due_at ? formatDateTime(item.due_at) : "–");
+      cell(tr, item.overdue ? tag("fail", "reviews.overdue") : tag("ok", "reviews.on_time"));
+      cell(tr, button("reviews.open", () => openReview(item)));
+      return tr;
+    }),
+  );
+  $("reviews-empty").hidden = items.length > 0;
+  $("webhook-list").replaceChildren(
+    ...state.failed.map((d) => {
+      const tr = document.createElement("tr");
+      tr.dataset.deliveryId = d.id;
+      cell(tr, d.type);
+      cell(tr, d.record_id).className = "mono";
+      cell(tr, d.endpoint).className = "mono";
+      cell(tr, String(d.attempts));
+      cell(tr, d.last_error || "–");
+      cell(tr, button("webhooks.redeliver", () => redeliver(d, tr)));
+      return tr;
+    }),
+  );
+  $("webhooks-empty").hidden = state.failed.length > 0;
+}
+
+async function redeliver(delivery, tr) {
+  try {
+    await call("POST", `/api/webhooks/${delivery.id}/redeliver`);
+    banner("ok", "webhooks.redelivered");
+    tr.remove();
+    state.failed = state.failed.filter((d) => d.id !== delivery.id);
+    $("dash-failed").textContent = String(state.failed.length);
+  } catch (err) {
+    banner("warn", "errors.generic");
+  }
+}
+
+// -- one review -------------------------------------------------------------------------
+
+async function openReview(item) {
+  state.current = item;
+  const form = $("form-review");
+  form.reset();
+  clearErrors(form);
+  $("overturn-fields").hidden = true;
+  $("review-done").hidden = true;
+  $("review-submit").disabled = false;
+  $("review").hidden = false;
+  $("r-due").textContent = item.due_at ? formatDateTime(item.due_at) : "–";
+  try {
+    const [record, evidence] = await Promise.all([
+      call("GET", `/api/records/${item.record_id}`),
+      call("GET", `/api/sessions/${item.session_id}`),
+    ]);
+    showRecord("rv", record);
+    showEvidence(item.session_id, evidence);
+  } catch (err) {
+    showError(form, err, "err-form-review");
+  }
+  $("h-review").tabIndex = -1;
+  $("h-review").focus();
+}
+
+function showEvidence(sessionId, ev) {
+  $("r-code").textContent = ev.random_code || "–";
+  const d = ev.decision;
+  $("r-decision").textContent = d
+    ? `${t(`result_code.${d.result}`)}${d.reasons.length ? " — " + d.reasons.map(reasonText).join(", ") : ""}`
+    : "–";
+  $("r-checklist").textContent = d
+    ? Object.entries(d.checklist)
+        .map(([k, ok]) => `${ok ? "✓" : "✗"} ${t(`checklist.${k}`)}`)
+        .join(" · ")
+    : "–";
+  $("r-notes").textContent = (d && d.notes) || "–";
+  // Snapshots and recording segments: fetched from the session's evidence files.
+  const snaps = (ev.snapshots || []).map((s, index) => {
+    const fig = document.createElement("figure");
+    const img = document.createElement("img");
+    img.alt = t(`snapshot.${s.kind}`);
+    staffImage(img, `/api/sessions/${sessionId}/snapshots/${index}?size=thumb`).catch(() => {
+      img.alt = `${t(`snapshot.${s.kind}`)} — ${t("review.file_unavailable")}`;
+    });
+    const cap = document.createElement("figcaption");
+    cap.textContent = `${t(`snapshot.${s.kind}`)}: ${s.bad ? "⚠ " + t("snapshot.not_usable") : "✓ " + t("snapshot.usable")}`;
+    fig.append(img, cap);
+    return fig;
+  });
+  $("r-snapshots").replaceChildren(...snaps);
+  const segments = (ev.recording && ev.recording.segments) || [];
+  $("recordings").replaceChildren(
+    ...segments.map((seg, index) => {
+      const video = document.createElement("video");
+      video.className = "recording";
+      video.controls = true;
+      video.preload = "metadata";
+      video.src = `/api/sessions/${sessionId}/recording/${index}`;
+      video.setAttribute("aria-label", t("review.recording_part", { n: index + 1 }));
+      return video;
+    }),
+  );
+  $("recording-missing").hidden = segments.length > 0;
+  const quality = ev.quality_summary || {};
+  const rows = [];
+  for (const [side, summary] of Object.entries(quality)) {
+    const dt = document.createElement("dt");
+    dt.textContent = t(`side.${side}`);
+    const dd = document.createElement("dd");
+    dd.textContent = summaryText(summary);
+    rows.push(dt, dd);
+  }
+  $("r-quality").replaceChildren(...rows);
+}
+
+function summaryText(summary) {
+  if (!summary || typeof summary !== "object") return "–";
+  const worst = summary.worst_level || summary.overall || summary.level;
+  const parts = [];
+  if (worst) parts.push(t(`traffic.${worst}`));
+  const share = summary.time_in_level || summary.share;
+  if (share && typeof share === "object") {
+    for (const [lvl, v] of Object.entries(share)) parts.push(`${t(`traffic.${lvl}`)}: ${Math.round(v * 100)}%`);
+  }
+  return parts.join(" · ") || "–";
+}
+
+function reasonText(code) {
+  if (i18n.has(`reason.${code}`)) return t(`reason.${code}`);
+  const r = state.reasons.find((x) => x.code === code);
+  return r ? r.description : code;
+}
+
+function fillReasonOptions() {
+  const result = $("overturn-result").value;
+  const select = $("overturn-reason");
+  const current = select.value;
+  const empty = document.createElement("option");
+  empty.value = "";
+  empty.textContent = t("review.choose_reason");
+  select.replaceChildren(
+    empty,
+    ...state.reasons
+      .filter((r) => r.results.includes(result))
+      .map((r) => {
+        const o = document.createElement("option");
+        o.value = r.code;
+        o.textContent = reasonText(r.code);
+        return o;
+      }),
+  );
+  select.value = current;
+}
+
+function setupReviewForm() {
+  const form = $("form-review");
+  for (const radio of form.querySelectorAll("input[name=action]")) {
+    radio.addEventListener("change", () => {
+      $("overturn-fields").hidden = radio.value !== "overturn" || !radio.checked;
+    });
+  }
+  $("overturn-result").addEventListener("change", fillReasonOptions);
+  $("review-close").addEventListener("click", () => ($("review").hidden = true));
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    clearErrors(form);
+    const action = (form.querySelector("input[name=action]:checked") || {}).value;
+    if (!action) return showError(form, { field: "action", code: "action_required", message: "" });
+    const body = { action };
+    if (action === "overturn") {
+      body.result = $("overturn-result").value;
+      body.reason = $("overturn-reason").value || null;
+    }
+    $("review-submit").disabled = true;
+    try {
+      const out = await call("POST", `/api/reviews/${state.current.record_id}`, { json: body });
+      const done = $("review-done");
+      done.textContent = `✓ ${t("review.done", { state: t(`state.${out.state}`) })}`;
+      done.hidden = false;
+      done.dataset.state = out.state;
+      await refresh();
+    } catch (err) {
+      $("review-submit").disabled = false;
+      showError(form, err, "err-form-review");
+    }
+  });
+}
+
+async function main() {
+  await requireLogin(["supervisor"]);
+  $("board").hidden = false;
+  setupReviewForm();
+  $("refresh").addEventListener("click", refresh);
+  try {
+    state.reasons = (await call("GET", "/api/outcomes/reasons")).reasons;
+  } catch {
+    /* reasons fall back to codes */
+  }
+  fillReasonOptions();
+  i18n.onChange(() => {
+    render();
+    fillReasonOptions();
+  });
+  await refresh();
+  setInterval(refresh, REFRESH_MS);
+  document.body.dataset.ready = "true";
+}
+
+main();
