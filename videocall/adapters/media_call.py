@@ -201,7 +201,9 @@ class MediaCall:
         """Start recording (the caller has checked consent); returns the segment path."""
         if self._recorder.recording:
             raise Conflict("already recording", code="already_recording")
-        return self._recorder.start_segment(self._track_specs(), self._clock.monotonic())
+        path = self._recorder.start_segment(self._track_specs(), self._clock.monotonic())
+        self._request_video_keyframes()
+        return path
 
     async def stop_recording(self) -> SegmentInfo | None:
         return await self._recorder.close_segment(self._clock.monotonic())
@@ -243,6 +245,8 @@ class MediaCall:
             await self._stats_task
         for side in SIDES:
             await self._drop_leg(side)
+        for requester in self._pli.values():
+            requester.close()
         # aiortc cancels its own tasks on close without awaiting them; let them unwind.
         for _ in range(3):
             await asyncio.sleep(0)
@@ -362,6 +366,12 @@ class MediaCall:
         if self._recorder.recording:
             await self._recorder.close_segment(self._clock.monotonic())
             self._recorder.start_segment(self._track_specs(), self._clock.monotonic())
+            self._request_video_keyframes()
+
+    def _request_video_keyframes(self) -> None:
+        # A segment can only start at a keyframe, and browsers send one only when asked.
+        for side in SIDES:
+            self._pli[(side, "video")].request()
 
     # --- quality ---------------------------------------------------------------------------
 

@@ -165,20 +165,39 @@ class KeyframeRequester:
         self._receiver: RTCRtpReceiver | None = None
         self._last = float("-inf")
         self._tasks: set[asyncio.Task[None]] = set()
+        self._deferred: asyncio.TimerHandle | None = None
         self.sent = 0
 
     def set_upstream(self, receiver: RTCRtpReceiver | None) -> None:
         self._receiver = receiver
 
     def request(self) -> None:
-        """Ask the upstream sender for a keyframe, at most once per ``min_interval``."""
-        receiver, now = self._receiver, self._now()
-        if receiver is None or now - self._last < self._min_interval:
+        """Ask the upstream sender for a keyframe; within ``min_interval`` of the last PLI the
+        request is deferred (not dropped: a recording segment may be waiting for it)."""
+        wait = self._last + self._min_interval - self._now()
+        if wait > 0:
+            if self._deferred is None:
+                loop = asyncio.get_running_loop()
+                self._deferred = loop.call_later(wait, self._send_deferred)
             return
-        ssrcs = media_ssrcs(receiver)
-        if not ssrcs:
+        self._send()
+
+    def close(self) -> None:
+        if self._deferred is not None:
+            self._deferred.cancel()
+            self._deferred = None
+        self._receiver = None
+
+    def _send_deferred(self) -> None:
+        self._deferred = None
+        self._send()
+
+    def _send(self) -> None:
+        receiver = self._receiver
+        ssrcs = media_ssrcs(receiver) if receiver is not None else []
+        if receiver is None or not ssrcs:
             return  # nothing received yet: the first frame will be a keyframe anyway
-        self._last = now
+        self._last = self._now()
         self.sent += 1
         for ssrc in ssrcs:
             task = asyncio.ensure_future(receiver._send_rtcp_pli(ssrc))
