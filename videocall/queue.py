@@ -286,9 +286,9 @@ class QueueStore(Protocol):
         if the officer already has a call. Idempotent for a repeated ``call_id``."""
 
     async def assign(self, record_id: str, officer_id: str, call_id: str, now: datetime) -> Pairing:
-        """Supervisor: pair a given participant with a given available officer.
-        NotFound(code='not_waiting'), Conflict(code='participant_disconnected' | 'officer_busy'
-        | 'officer_unavailable')."""
+        """Supervisor: pair a given participant with a given available officer. Checked in
+        this order: Conflict(code='officer_busy'), NotFound(code='not_waiting'),
+        Conflict(code='participant_disconnected' | 'officer_unavailable')."""
 
     async def pairing(self, call_id: str) -> Pairing | None: ...
 
