@@ -85,19 +85,23 @@ function updateAccept() {
   $("accept-help").textContent = !available ? t("desk.accept_needs_available") : waiting ? "" : t("desk.empty");
 }
 
+/** The officers' queue view (videocall.queue.OfficerQueueView as JSON). */
 function renderQueue(view) {
-  state.queue = view;
-  $("desk-count").textContent = String(view.count ?? 0);
+  const entries = Array.isArray(view.entries) ? view.entries : [];
+  const count = typeof view.waiting === "number" ? view.waiting : entries.length;
+  state.queue = { ...view, count };
+  $("desk-count").textContent = String(count);
   $("desk-longest").textContent = view.longest_wait_seconds != null ? formatDuration(view.longest_wait_seconds) : "–";
   $("desk-officers").textContent = view.officers_available != null ? String(view.officers_available) : "–";
-  const rows = (view.waiting || []).map((w, i) => {
+  const rows = entries.map((w, i) => {
     const tr = document.createElement("tr");
+    tr.dataset.recordId = w.record_id;
     const cells = [
-      String(w.position ?? i + 1),
-      w.name_masked || w.full_name_masked || "–",
+      String(i + 1),
+      w.name || "–",
       w.nik_masked || "–",
-      w.waited_seconds != null ? formatDuration(w.waited_seconds) : "–",
-      w.priority ? t("desk.lane_priority") : t("desk.lane_normal"),
+      w.wait_seconds != null ? formatDuration(w.wait_seconds) : "–",
+      `${w.lane === "priority" ? t("desk.lane_priority") : t("desk.lane_normal")}${w.connected === false ? " · " + t("desk.disconnected") : ""}`,
     ];
     for (const text of cells) {
       const td = document.createElement("td");
