@@ -179,6 +179,7 @@ class Receiver:
     always_fail: bool = False
     log: list[Received] = field(default_factory=list)
     hung: asyncio.Event = field(default_factory=asyncio.Event)
+    release: asyncio.Event = field(default_factory=asyncio.Event)
     _runner: web.AppRunner | None = None
 
     async def handle(self, request: web.Request) -> web.Response:
@@ -189,7 +190,8 @@ class Receiver:
         self.log.append(Received(hdrs.get("webhook-id", ""), body, hdrs, status, valid))
         if status == 0:
             self.hung.set()
-            await asyncio.sleep(3600)
+            await self.release.wait()  # far past the sender's timeout; until stop()
+            return web.Response(status=504)
         return web.Response(status=status)
 
     def _status(self) -> int:
@@ -218,6 +220,7 @@ class Receiver:
         await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
 
     async def stop(self) -> None:
+        self.release.set()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
