@@ -60,6 +60,11 @@ class Settings(BaseSettings):
     max_upload_bytes: int = 10 * 1024 * 1024
     min_photo_width: int = 480
     min_photo_height: int = 360
+    # Abuse limits per client address, "N/period" ("10/hour", "5/30s"); "off" disables one.
+    rate_limit_register: str = "60/hour"
+    rate_limit_upload: str = "300/hour"
+    rate_limit_login: str = "20/15m"  # failed log-ins only
+    trusted_proxy_hops: int = 0  # reverse proxies in front: the client is that far back in XFF
 
     # -- calendar and service hours --------------------------------------------------------
     timezone: str = "Asia/Jakarta"

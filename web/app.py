@@ -100,7 +100,13 @@ def _plugin_installers() -> list[AppPlugin]:
     import importlib
 
     installers: list[AppPlugin] = []
-    for name in ("signaling.install", "web.outcomes_api", "web.pages"):
+    for name in (
+        "web.metrics",
+        "web.limits_mw",
+        "signaling.install",
+        "web.outcomes_api",
+        "web.pages",
+    ):
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:

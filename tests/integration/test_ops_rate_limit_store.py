@@ -100,3 +100,13 @@ async def test_memory_store_forgets_full_buckets() -> None:
     assert len(store) == 9
     await store.hit(rule, "late", T0 + 5)
     assert len(store) == 1
+
+
+async def test_peek_spends_nothing(store: RateLimitStore) -> None:
+    rule = Rule("login", 1, 60.0)
+    for _ in range(3):
+        assert (await store.peek(rule, "a", T0)).allowed
+    assert (await store.hit(rule, "a", T0)).allowed
+    refused = await store.peek(rule, "a", T0 + 1)
+    assert not refused.allowed
+    assert refused.retry_after == pytest.approx(59.0)

@@ -25,6 +25,9 @@ class RateLimitStore(Protocol):
     async def hit(self, rule: Rule, key: str, now: float, cost: int = 1) -> Decision:
         """Spend ``cost`` tokens of ``rule`` for ``key`` at ``now`` (seconds since the epoch)."""
 
+    async def peek(self, rule: Rule, key: str, now: float) -> Decision:
+        """What ``hit`` would answer, without spending anything."""
+
     async def close(self) -> None: ...
 
 
@@ -45,6 +48,9 @@ class MemoryRateLimitStore:
         if self._hits % self._prune_every == 0:
             self._prune(now)
         return decision
+
+    async def peek(self, rule: Rule, key: str, now: float) -> Decision:
+        return take(rule, self._tats.get(f"{rule.name}:{key}"), now)[1]
 
     def _prune(self, now: float) -> None:
         for name in [n for n, tat in self._tats.items() if tat <= now]:
@@ -80,6 +86,14 @@ class RedisRateLimitStore:
             logger.warning("rate limit %s: redis unavailable (%s); allowing", rule.name, exc)
             return Decision(True, 0, 0.0, 0.0)
 
+    async def peek(self, rule: Rule, key: str, now: float) -> Decision:
+        try:
+            raw = await self.redis.get(self.key(rule, key))
+        except RedisError as exc:
+            logger.warning("rate limit %s: redis unavailable (%s); allowing", rule.name, exc)
+            return Decision(True, 0, 0.0, 0.0)
+        return take(rule, float(raw) if raw is not None else None, now)[1]
+
     async def _hit(self, name: str, rule: Rule, now: float, cost: int) -> Decision:
         async with self.redis.pipeline(transaction=True) as pipe:
             for _ in range(self.attempts):
@@ -98,10 +112,10 @@ class RedisRateLimitStore:
         previous = float(raw) if raw is not None else None
         tat, decision = take(rule, previous, now, cost)
         if not decision.allowed or tat is None:
-            await pipe.unwatch()
+            await pipe.unwatch()  # type: ignore[no-untyped-call]
             return decision
         ttl_ms = max(1, math.ceil(expires_in(tat, now) * 1000))
-        pipe.multi()
+        pipe.multi()  # type: ignore[no-untyped-call]
         pipe.set(name, repr(tat), px=ttl_ms)
         await pipe.execute()
         return decision
