@@ -31,7 +31,15 @@ def test_register_to_precheck(
     expect(page.locator("#nik")).to_have_attribute("aria-invalid", "true")
     shots(page, "register-error")
 
-    journey.register(page, NIK_FEMALE_1990)
+    # Keyboard only: type, Tab to the next field, Enter submits.
+    page.locator("#nik").fill("")
+    page.locator("#nik").focus()
+    page.keyboard.type(NIK_FEMALE_1990)
+    page.keyboard.press("Tab")
+    expect(page.locator("#mobile")).to_be_focused()
+    page.keyboard.press("Tab")
+    expect(page.locator("#email")).to_be_focused()
+    page.keyboard.press("Enter")
     expect(page.locator("#progress-label")).to_contain_text("Langkah 2 dari 8")
     # Wrong sex for this NIK: the server says which field.
     journey.fill_profile(page, "Sari Wulandari", "1990-01-01", "male")
@@ -67,6 +75,13 @@ def test_register_to_precheck(
     assert page.locator("#light-meter").evaluate("m => m.value") > 60
     assert page.locator("#precheck-video").evaluate("v => v.videoWidth") > 0
     shots(page, "precheck-passed")
+
+    # A network drop is announced, and so is the way back.
+    page.context.set_offline(True)
+    expect(page.locator("#net-banner")).to_contain_text("terputus")
+    shots(page, "offline")
+    page.context.set_offline(False)
+    expect(page.locator("#net-banner")).to_contain_text("Tersambung kembali")
 
     # English is one click away and remembered across reloads.
     page.locator("#lang-toggle").click()
