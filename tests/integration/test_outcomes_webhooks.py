@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
+from datetime import date
 from typing import Any
 
 import pytest
@@ -28,7 +29,12 @@ from tests.conftest import Participant
 from tests.support import free_port, make_nik
 from videocall.accounts import Role
 from videocall.adapters import db
+from videocall.adapters.sql_records import Database, SqlRecordRepository
+from videocall.adapters.webhook_worker import WebhookStore, WebhookWorker
 from videocall.clock import SystemClock
+from videocall.nik import parse_nik
+from videocall.records import new_record
+from videocall.webhooks import Backoff, parse_endpoints
 from web import keys
 
 FAST = {
@@ -155,3 +161,58 @@ async def test_max_age_parks_failed_and_a_supervisor_redelivers(app_factory) -> 
         await receiver.stop()
     check_order(receiver, events)
     check_duplicates_identical(receiver)
+
+
+@pytest.mark.parametrize("database_url", ["postgres"], indirect=True)
+async def test_two_processes_share_the_work_without_sending_twice(database_url: str) -> None:
+    """Two workers with their own engines (as two server processes would have) on one
+    PostgreSQL database: SKIP LOCKED claims, so each event is sent exactly once, in order."""
+    receiver = Receiver(free_port())
+    await receiver.start()
+    databases = [Database.from_url(database_url) for _ in range(2)]
+    repo = SqlRecordRepository(databases[0])
+    clock = SystemClock()
+    for _ in range(12):
+        record = new_record(
+            nik=parse_nik(make_nik(), today=date(2026, 11, 24)),
+            mobile="+6281234567890",
+            email="a@example.co.id",
+            actor="test",
+            now=clock.now(),
+        )
+        await repo.add(record)
+        async with repo.edit(record.id) as r:
+            r.set_profile(
+                full_name="Budi",
+                birth_date=r.nik_birth_date,
+                sex=r.nik_sex,
+                actor="t",
+                now=clock.now(),
+            )
+    workers = [
+        WebhookWorker(
+            WebhookStore(d),
+            parse_endpoints(receiver.endpoints()),
+            Backoff(0.05),
+            clock,
+            timeout_seconds=2,
+            poll_seconds=0.02,
+        )
+        for d in databases
+    ]
+    try:
+        events = await outbox(databases[0])
+        assert len(events) == 24
+        for w in workers:
+            w.start()
+        await wait_for(
+            lambda: receiver.delivered_ids() >= {e["id"] for e in events}, 15, "all events"
+        )
+    finally:
+        for w in workers:
+            await w.close()
+        await receiver.stop()
+        for d in databases:
+            await d.close()
+    assert Counter(r.msg_id for r in receiver.log) == Counter({e["id"]: 1 for e in events})
+    check_order(receiver, events)
