@@ -256,6 +256,7 @@ class _Muxer:
         self.pending = []
 
     def _add_stream(self, container: OutputContainer, spec: TrackSpec) -> Stream:
+        stream: Stream
         if spec.kind == "audio":
             # A mux-only stream has no codec context to carry the channel count and OpusHead;
             # an (idle) encoder context does, and the packets bypass it.

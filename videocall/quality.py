@@ -220,7 +220,8 @@ def _block_means(grey: NDArray[np.uint8]) -> NDArray[np.float32]:
     blocks = (
         grey[:h, :w].astype(np.float32).reshape(h // MOTION_BLOCK, MOTION_BLOCK, -1, MOTION_BLOCK)
     )
-    return blocks.mean(axis=(1, 3))
+    means: NDArray[np.float32] = blocks.mean(axis=(1, 3), dtype=np.float32)
+    return means
 
 
 def frame_motion(previous: NDArray[np.uint8], current: NDArray[np.uint8]) -> float:

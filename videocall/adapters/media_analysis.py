@@ -19,6 +19,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 import av
 import numpy as np
@@ -83,9 +84,9 @@ class Snapshot:
 def luma(frame: VideoFrame) -> NDArray[np.uint8]:
     """The Y plane as a (height, width) array; no colour conversion for yuv420p frames."""
     if frame.format.name not in ("yuv420p", "yuvj420p"):
-        return frame.to_ndarray(format="gray")
+        return cast(NDArray[np.uint8], frame.to_ndarray(format="gray"))
     plane = frame.planes[0]
-    rows = np.frombuffer(plane, np.uint8).reshape(frame.height, plane.line_size)
+    rows = np.frombuffer(memoryview(plane), np.uint8).reshape(frame.height, plane.line_size)
     return rows[:, : frame.width]
 
 
@@ -131,7 +132,7 @@ class FrameAnalyzer:
     # --- worker thread ---------------------------------------------------------------------
 
     def _run(self) -> None:
-        decoder: av.CodecContext | None = None
+        decoder: Any = None  # a video decoder context; PyAV types decode() per subclass
         key: tuple[str, int] | None = None
         synced = False
         last_sample: float | None = None
@@ -152,7 +153,7 @@ class FrameAnalyzer:
                 last_sample = media_time
                 previous = self._sample(decoded, previous)
 
-    def _decode(self, decoder: av.CodecContext, frame: EncodedFrame) -> list[VideoFrame]:
+    def _decode(self, decoder: Any, frame: EncodedFrame) -> list[VideoFrame]:
         packet = av.Packet(frame.data)
         try:
             frames = [f for f in decoder.decode(packet) if isinstance(f, VideoFrame)]
@@ -200,7 +201,7 @@ def save_snapshot(
         raise ValueError("snapshot kind must be 1-32 of [a-z0-9_], starting with a letter")
     metrics = measure(luma(frame))
     levels = classify_picture(metrics, None, thresholds)
-    image = frame.to_image()
+    image = frame.to_image()  # type: ignore[no-untyped-call]
     jpeg = _jpeg(image, 92)
     thumb_image = image.copy()
     thumb_image.thumbnail(THUMBNAIL_SIZE)

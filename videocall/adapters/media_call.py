@@ -35,6 +35,7 @@ from aiortc import (
     RTCConfiguration,
     RTCIceServer,
     RTCPeerConnection,
+    RTCRtpCodecCapability,
     RTCRtpReceiver,
     RTCRtpSender,
     RTCSessionDescription,
@@ -424,7 +425,7 @@ def _offered_kinds(sdp: str) -> list[str]:
     return kinds
 
 
-def _preferred_codecs(kind: str) -> list:
+def _preferred_codecs(kind: str) -> list[RTCRtpCodecCapability]:
     """Our codecs in preference order: VP8 (with RTX), then H.264; Opus only for audio."""
     capabilities = RTCRtpSender.getCapabilities(kind).codecs
     order = PREFERRED[kind]

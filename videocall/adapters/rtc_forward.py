@@ -230,7 +230,7 @@ class ForwardTrack(MediaStreamTrack):
         self.kind = kind
         self.codec: str | None = None  # negotiated codec of the sender; others are dropped
         self._request_keyframe = request_keyframe
-        self._queue: asyncio.Queue[av.Packet | None] = asyncio.Queue()
+        self._queue: asyncio.Queue[av.Packet[Any] | None] = asyncio.Queue()
         self._reading = False
         self._need_keyframe = kind == "video"
         self._source: int | None = None
@@ -254,7 +254,7 @@ class ForwardTrack(MediaStreamTrack):
     def end(self) -> None:
         self._queue.put_nowait(None)
 
-    async def recv(self) -> av.Packet:
+    async def recv(self) -> av.Packet[Any]:
         if self.readyState != "live":
             raise MediaStreamError
         if not self._reading:
@@ -266,7 +266,7 @@ class ForwardTrack(MediaStreamTrack):
             raise MediaStreamError
         return packet
 
-    def _packet(self, frame: EncodedFrame, source_id: int) -> av.Packet:
+    def _packet(self, frame: EncodedFrame, source_id: int) -> av.Packet[Any]:
         if source_id != self._source:
             # A new upstream restarts its RTP clock at 0; continue ours one frame later.
             start = 0 if self._last_ts is None else self._last_ts + NOMINAL_STEP[self.kind]
