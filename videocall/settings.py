@@ -84,6 +84,10 @@ class Settings(BaseSettings):
     allow_loopback_ice: bool = True
     quality_sample_fps: float = 2.0
     recording_retention_days: int = 365
+    # Files (photos, snapshots, recordings) of final records: deleted this long after the decision.
+    retention_rejected_days: float = 90
+    retention_active_days: float = 365
+    retention_interval_seconds: float = 3600  # how often the retention job looks (0: never)
 
     # -- outcomes and webhooks -------------------------------------------------------------
     # JSON list: [{"url": "...", "secrets": ["whsec_..."]}]

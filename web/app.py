@@ -103,6 +103,7 @@ def _plugin_installers() -> list[AppPlugin]:
     for name in (
         "web.metrics",
         "web.limits_mw",
+        "web.housekeeping",
         "signaling.install",
         "web.outcomes_api",
         "web.pages",
