@@ -1,0 +1,73 @@
+"""A media-only stand-in for the server, for when the signalling is not there: hosts the same
+media call classes the server does (``MEDIA_PIPELINE``) behind three JSON routes.
+
+    python -m bench.media_server --port P --pipeline ours|aiortc-relay
+
+POST /offer {call, side, sdp} -> {sdp, type}; POST /record {call}; POST /close {call}.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from aiohttp import web
+
+from videocall.adapters.media_baseline import media_call_class
+from videocall.adapters.media_call import MediaSettings
+
+CALLS = web.AppKey("calls", dict)
+FACTORY = web.AppKey("factory", object)
+
+
+async def offer(request: web.Request) -> web.Response:
+    body: dict[str, Any] = await request.json()
+    calls = request.app[CALLS]
+    call = calls.get(body["call"])
+    if call is None:
+        call = calls[body["call"]] = request.app[FACTORY](body["call"])  # type: ignore[operator]
+    sdp, type_ = await call.accept_offer(body["side"], body["sdp"], "offer")
+    return web.json_response({"sdp": sdp, "type": type_})
+
+
+async def record(request: web.Request) -> web.Response:
+    body = await request.json()
+    request.app[CALLS][body["call"]].start_recording()
+    return web.json_response({"ok": True})
+
+
+async def close(request: web.Request) -> web.Response:
+    body = await request.json()
+    call = request.app[CALLS].pop(body["call"], None)
+    if call is not None:
+        await call.close()
+    return web.json_response({"ok": True})
+
+
+def create_app(pipeline: str, data_dir: Path) -> web.Application:
+    settings = MediaSettings(recording_dir=data_dir / "recordings", allow_loopback=True)
+    cls = media_call_class(pipeline)
+    app = web.Application()
+    app[CALLS] = {}
+    app[FACTORY] = lambda call_id: cls(call_id, settings)
+    app.router.add_post("/offer", offer)
+    app.router.add_post("/record", record)
+    app.router.add_post("/close", close)
+    return app
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="media-only server for bench.calls")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--pipeline", choices=("ours", "aiortc-relay"), default="ours")
+    parser.add_argument("--data-dir", type=Path, default=Path(tempfile.mkdtemp(prefix="bench-")))
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    web.run_app(create_app(args.pipeline, args.data_dir), host="127.0.0.1", port=args.port)
+
+
+if __name__ == "__main__":
+    main()

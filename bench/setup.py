@@ -1,0 +1,74 @@
+"""How the benchmark's client peers get their calls set up by the server under test.
+
+``MediaOnlySetup`` talks to ``bench.media_server`` (media classes only, no signalling);
+``SignallingSetup`` goes through the real server's HTTP API and Socket.IO (``bench.signalling``).
+Both return the moment the officer accepted, for the accept -> first frame figure.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Protocol
+
+import aiohttp
+from aiortc import RTCPeerConnection, RTCSessionDescription
+
+
+class CallSetup(Protocol):
+    async def connect(
+        self, call_id: str, participant: RTCPeerConnection, officer: RTCPeerConnection
+    ) -> float:
+        """Pair, negotiate both sides, start recording; the accept moment (monotonic)."""
+
+    async def close(self, call_ids: list[str]) -> None: ...
+
+
+async def local_offer(pc: RTCPeerConnection) -> str:
+    await pc.setLocalDescription(await pc.createOffer())
+    assert pc.localDescription is not None
+    return pc.localDescription.sdp
+
+
+class MediaOnlySetup:
+    def __init__(self, url: str) -> None:
+        self._url = url.rstrip("/")
+        self._http: aiohttp.ClientSession | None = None
+
+    def _session(self) -> aiohttp.ClientSession:
+        if self._http is None:
+            self._http = aiohttp.ClientSession()
+        return self._http
+
+    async def _post(self, path: str, body: dict[str, str]) -> dict[str, str]:
+        async with self._session().post(self._url + path, json=body) as response:
+            response.raise_for_status()
+            data: dict[str, str] = await response.json()
+            return data
+
+    async def _negotiate(self, call_id: str, side: str, pc: RTCPeerConnection) -> None:
+        sdp = await local_offer(pc)
+        answer = await self._post("/offer", {"call": call_id, "side": side, "sdp": sdp})
+        await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))
+
+    async def connect(
+        self, call_id: str, participant: RTCPeerConnection, officer: RTCPeerConnection
+    ) -> float:
+        accept_at = time.monotonic()  # both sides learn of the pairing now, then offer
+        await self._negotiate(call_id, "participant", participant)
+        await self._negotiate(call_id, "officer", officer)
+        await self._post("/record", {"call": call_id})
+        return accept_at
+
+    async def close(self, call_ids: list[str]) -> None:
+        await asyncio.gather(*(self._post("/close", {"call": c}) for c in call_ids))
+        if self._http is not None:
+            await self._http.close()
+
+
+def setup_for(kind: str, url: str) -> CallSetup:
+    if kind == "media-only":
+        return MediaOnlySetup(url)
+    from bench.signalling import SignallingSetup
+
+    return SignallingSetup(url)
