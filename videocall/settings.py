@@ -10,7 +10,7 @@ import json
 import secrets
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -83,6 +83,8 @@ class Settings(BaseSettings):
     turn_ttl_seconds: int = 3600
     allow_loopback_ice: bool = True
     quality_sample_fps: float = 2.0
+    # "aiortc-relay": the naive decode/re-encode pipeline, only as a benchmark baseline (bench/)
+    media_pipeline: Literal["ours", "aiortc-relay"] = "ours"
     recording_retention_days: int = 365
     # Files (photos, snapshots, recordings) of final records: deleted this long after the decision.
     retention_rejected_days: float = 90
