@@ -25,9 +25,8 @@ from web.errors import error_middleware
 
 logger = logging.getLogger(__name__)
 
-# Parts added by later layers (signalling, media, outcomes, pages): each gets the app to extend.
+# A layer added around the records API (signalling, outcomes, pages...): gets the app to extend.
 AppPlugin = Callable[[web.Application], None]
-_PLUGINS: list[str] = []
 
 
 def content_security_policy(settings: Settings) -> str:
@@ -89,33 +88,33 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app.cleanup_ctx.append(_storage)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
+    layers = _layers()  # imports every route module before the registry is installed
     api.install(app)
-    for plugin in _plugin_installers():
-        plugin(app)
+    for install in layers:
+        install(app)
     return app
 
 
-def _plugin_installers() -> list[AppPlugin]:
-    """Optional layers, installed when their modules exist (signalling, outcomes, pages)."""
-    import importlib
+def _layers() -> list[AppPlugin]:
+    """The layers around the records API, in the order they wrap the app. Imported here, at
+    call time, because each imports this module's neighbours (keys, auth, openapi)."""
+    import signaling.install
+    import web.evidence_api
+    import web.housekeeping
+    import web.limits_mw
+    import web.metrics
+    import web.outcomes_api
+    import web.pages
 
-    installers: list[AppPlugin] = []
-    for name in (
-        "web.metrics",
-        "web.limits_mw",
-        "web.housekeeping",
-        "signaling.install",
-        "web.outcomes_api",
-        "web.pages",
-    ):
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
-        installers.append(module.install)
-    return installers
+    return [
+        web.metrics.install,
+        web.limits_mw.install,
+        web.housekeeping.install,
+        signaling.install.install,
+        web.outcomes_api.install,
+        web.evidence_api.install,
+        web.pages.install,
+    ]
 
 
 async def _storage(app: web.Application) -> AsyncIterator[None]:
