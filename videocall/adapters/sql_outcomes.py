@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from videocall.accounts import Account
@@ -94,6 +95,15 @@ class SqlOutcomes:
         self, session_id: str, officer: Account, decision: Decision, now: datetime
     ) -> StoredDecision:
         """Validate against the call's evidence, then store everything in one transaction."""
+        try:
+            await self._decide(session_id, officer, decision, now)
+        except IntegrityError:  # a racing decision on SQLite, which has no row locks
+            raise Conflict("this call has already been decided", code="already_decided") from None
+        return await self.decision_for_session(session_id)
+
+    async def _decide(
+        self, session_id: str, officer: Account, decision: Decision, now: datetime
+    ) -> None:
         async with self.db.begin() as conn:
             session = await self._session_for_update(conn, session_id)
             await self._check_decidable(conn, session, officer)
@@ -116,7 +126,6 @@ class SqlOutcomes:
             await self.sessions.close_on(
                 conn, session_id, state="decided", reason="decision", now=now
             )
-        return await self.decision_for_session(session_id)
 
     async def _session_for_update(self, conn: AsyncConnection, session_id: str) -> Any:
         query = sa.select(S).where(S.c.id == session_id)
