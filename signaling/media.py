@@ -204,6 +204,13 @@ class MediaHub:
 
 MEDIA_HUB = web.AppKey("media_hub", MediaHub)
 
+
+async def end_local_media(app: web.Application, session_id: str) -> dict[str, Any] | None:
+    """Close a call's media if this process hosts it (stores recording and quality)."""
+    hub = app.get(MEDIA_HUB)
+    return await hub.end(session_id) if hub is not None else None
+
+
 Handler = Callable[..., Awaitable[dict[str, Any]]]
 
 

@@ -14,6 +14,7 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
+from signaling.media import end_local_media
 from videocall.accounts import Role
 from videocall.adapters.sql_outcomes import SqlOutcomes
 from videocall.adapters.webhook_worker import WebhookStore, WebhookWorker
@@ -23,10 +24,12 @@ from videocall.outcomes import (
     REASONS,
     ChecklistItem,
     Decision,
+    Evidence,
     Result,
     ReviewAction,
     parse_checklist,
     review_result,
+    validate_decision,
 )
 from videocall.webhooks import Backoff, parse_endpoints
 from web import keys
@@ -159,6 +162,9 @@ async def get_reasons(request: web.Request) -> web.Response:
     return _json(ReasonsOut(reasons=reasons, checklist=[i.value for i in ChecklistItem]))
 
 
+_FULL_EVIDENCE = Evidence(frozenset({"face", "ktp"}), ("0" * 64,))
+
+
 @api.route(
     "POST",
     "/api/sessions/{session_id}/decision",
@@ -179,9 +185,15 @@ async def post_decision(request: web.Request) -> web.Response:
         notes=body.notes,
     )
     app = request.app
-    stored = await app[OUTCOMES].decide(
-        request.match_info["session_id"], account, decision, app[keys.CLOCK].now()
-    )
+    session_id = request.match_info["session_id"]
+    # Refuse a self-contradicting form before it ends anything (the call goes on).
+    validate_decision(decision, _FULL_EVIDENCE)
+    session = await app[keys.SESSIONS].get(session_id)
+    if session.officer_id == account.id and session.ended_at is None:
+        # The decision ends the call: close its media here first, so that the recording's
+        # SHA-256 exists as evidence when the decision is checked and stored.
+        await end_local_media(app, session_id)
+    stored = await app[OUTCOMES].decide(session_id, account, decision, app[keys.CLOCK].now())
     _wake_worker(app)
     return _json(DecisionOut(**stored.public()), status=201)
 

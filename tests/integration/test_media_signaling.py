@@ -171,3 +171,56 @@ async def test_bad_ticket_is_refused(client):
             auth={"token": "forged"},
         )
     await sio.disconnect()
+
+
+async def test_decision_during_the_call_ends_media_and_rests_on_its_evidence(
+    client, participant_factory
+):
+    p = participant_factory()
+    session_id = await start_session(client, p)
+    app = client.app
+    participant = Side(client, media_ticket(app, session_id, "participant"))
+    officer = Side(client, media_ticket(app, session_id, "officer"))
+    await participant.connect()
+    await officer.connect()
+    try:
+        await participant.start_media(PatternTrack())
+        await officer.start_media(PatternTrack())
+        await wait_for(lambda: officer.received.frames["video"] > 15, 20)
+        for kind in ("face", "ktp"):
+            assert (await officer.call("snapshot", {"kind": kind}))["ok"]
+        login = await client.post(
+            "/api/auth/login", json={"username": "budi", "password": "Petugas-Rahasia-2026"}
+        )
+        assert login.status == 200
+        checklist = {
+            item: True
+            for item in (
+                "face_matches_ktp",
+                "face_matches_selfie",
+                "ktp_security_features",
+                "random_code_read",
+                "details_confirmed",
+                "consent_confirmed",
+            )
+        }
+        bad = await client.post(
+            f"/api/sessions/{session_id}/decision",
+            json={"result": "rejected", "reasons": [], "checklist": checklist},
+        )
+        assert bad.status == 422
+        assert session_id in app[MEDIA_HUB].calls  # a refused form does not end the call
+        resp = await client.post(
+            f"/api/sessions/{session_id}/decision",
+            json={"result": "approved", "reasons": [], "checklist": checklist, "notes": ""},
+        )
+        assert resp.status == 201, await resp.text()
+        assert session_id not in app[MEDIA_HUB].calls
+        await wait_for(lambda: any(n == "ended" for n, _ in participant.events), 5)
+    finally:
+        await participant.close()
+        await officer.close()
+    me = await (await client.get("/api/me", headers=p.auth)).json()
+    assert me["state"] == "under_review" and me["due_at"]
+    stored = await app[keys.SESSIONS].get(session_id)
+    assert stored.recording["segments"][0]["sha256"]
