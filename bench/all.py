@@ -1,0 +1,69 @@
+"""Every benchmark with small defaults (``make bench``): under ~5 minutes on 2 cores.
+
+Writes ``bench/results/*.json``, ``docs/benchmarks.md`` and ``docs/img/bench-*.png``.
+``--setup media-only`` (the default while the signalling namespaces are missing) hosts the media
+call classes without the rest of the server; see bench/media_server.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib.util
+from typing import Any
+
+from bench import calls, queue
+from bench.docs import calls_section, capacity_section, queue_section, write_doc
+from bench.notes import NOTES
+from bench.plots import plot_calls
+from bench.report import read_result
+
+SWEEP = {"ours": (1, 3, 6), "aiortc-relay": (1, 2)}
+SECONDS = 10.0
+
+
+def signalling_ready() -> bool:
+    modules = ("signaling.participant", "signaling.officer", "bench.signalling")
+    return all(importlib.util.find_spec(m) is not None for m in modules)
+
+
+def run_queue() -> dict[str, dict[str, Any]]:
+    args = queue.parse_args(["--waiting", "10000", "--officers", "500", "--backend", "both"])
+    return {c.backend: asyncio.run(queue.run(c)) for c in queue.configs(args)}
+
+
+def run_calls(setup: str, sweep: dict[str, tuple[int, ...]]) -> dict[str, list[dict[str, Any]]]:
+    runs: dict[str, list[dict[str, Any]]] = {}
+    for pipeline, counts in sweep.items():
+        for n in counts:
+            config = calls.CallsConfig(n, SECONDS, pipeline, setup, 0, False)
+            asyncio.run(calls.run_once(config))
+            result = read_result(f"calls-{pipeline}-n{n}")
+            assert result is not None
+            runs.setdefault(pipeline, []).append(result)
+    return runs
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--setup", choices=("auto", "signalling", "media-only"), default="auto")
+    parser.add_argument("--skip-calls", action="store_true")
+    args = parser.parse_args(argv)
+    setup = args.setup
+    if setup == "auto":
+        setup = "signalling" if signalling_ready() else "media-only"
+    print(f"== queue ==\n(call setup for the call benchmarks: {setup})")
+    queues = run_queue()
+    sections = [queue_section(queues)]
+    if not args.skip_calls:
+        print("== calls ==")
+        runs = run_calls(setup, SWEEP)
+        plot_calls({p: [r["result"] for r in rs] for p, rs in runs.items()})
+        sections.append(calls_section(runs, setup))
+    capacity = {p: r for p in SWEEP if (r := read_result(f"capacity-{p}")) is not None}
+    sections.append(capacity_section(capacity))
+    print(f"wrote {write_doc(sections, NOTES)}")
+
+
+if __name__ == "__main__":
+    main()
