@@ -29,6 +29,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticError
 
+from videocall.adapters.media_baseline import media_call_class
 from videocall.adapters.media_call import IceServer, MediaCall, MediaSettings, Side
 from videocall.errors import Conflict, NotAllowed, Unauthenticated, VideoCallError
 from videocall.quality import hint_text
@@ -101,6 +102,8 @@ class MediaHub:
         self.sio = sio
         settings = app[keys.SETTINGS]
         self.tickets = MediaTickets(settings.signing_keys())
+        # ``aiortc-relay`` is the naive decode/re-encode baseline, kept for the benchmark only.
+        self.call_class: type[MediaCall] = media_call_class(settings.media_pipeline)
         self.calls: dict[str, MediaCall] = {}
         self._lock = asyncio.Lock()
         self._pending: set[asyncio.Future[Any]] = set()
@@ -125,7 +128,7 @@ class MediaHub:
             session = await self.app[keys.SESSIONS].get(session_id)
             if session.ended_at is not None:
                 raise Conflict("the call has ended", code="call_closed")
-            call = MediaCall(
+            call = self.call_class(
                 session_id,
                 self.media_settings,
                 on_quality=functools.partial(self._on_quality, session_id),
