@@ -85,7 +85,6 @@ class Settings(BaseSettings):
     quality_sample_fps: float = 2.0
     # "aiortc-relay": the naive decode/re-encode pipeline, only as a benchmark baseline (bench/)
     media_pipeline: Literal["ours", "aiortc-relay"] = "ours"
-    recording_retention_days: int = 365
     # Files (photos, snapshots, recordings) of final records: deleted this long after the decision.
     retention_rejected_days: float = 90
     retention_active_days: float = 365
