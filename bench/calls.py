@@ -20,8 +20,16 @@ from typing import Any
 
 import psutil
 
-from bench.procs import WORKER_READY_TIMEOUT_S, ServerProcess, Worker, start_server, start_worker
+from bench.procs import (
+    ROOT,
+    WORKER_READY_TIMEOUT_S,
+    ServerProcess,
+    Worker,
+    start_server,
+    start_worker,
+)
 from bench.report import environment, percentile, print_table, write_result
+from bench.signalling import create_officers
 
 CALLS_PER_WORKER = 5
 CAPACITY_DELIVERED = 0.97
@@ -37,6 +45,19 @@ class CallsConfig:
     setup: str
     workers: int
     decode_all: bool
+
+
+def check_pipeline_selectable(config: CallsConfig) -> None:
+    """The real server must pick its media class from MEDIA_PIPELINE, or the baseline run
+    would silently measure our pipeline."""
+    if config.setup != "signalling" or config.pipeline == "ours":
+        return
+    hub = (ROOT / "signaling" / "media.py").read_text()
+    if "media_pipeline" not in hub and "media_call_class" not in hub:
+        raise SystemExit(
+            "the server does not select MEDIA_PIPELINE yet (signaling/media.py MediaHub builds "
+            "MediaCall directly): run the baseline with --setup media-only"
+        )
 
 
 def workers_for(calls: int, asked: int) -> int:
@@ -98,6 +119,9 @@ def summarize(config: CallsConfig, window: dict[str, Any], peak_rss: float) -> d
     first = [c["accept_to_first_frame_ms"] for c in calls if c["accept_to_first_frame_ms"]]
     out["accept_to_first_frame_p50_ms"] = percentile(first, 50)
     out["accept_to_first_frame_p95_ms"] = percentile(first, 95)
+    told = [c["accept_to_told_ms"] for c in calls if c.get("accept_to_told_ms") is not None]
+    out["accept_to_told_p50_ms"] = percentile(told, 50)
+    out["accept_to_told_p99_ms"] = percentile(told, 99)
     out["accept_to_first_frame_missing"] = len(calls) - len(first)
     out["delivered_min"] = min(out[d]["video_delivered_ratio"] for d in DIRECTIONS)
     out["latency_p95_max_ms"] = max(out[d]["latency_p95_ms"] or math.inf for d in DIRECTIONS)
@@ -127,9 +151,12 @@ def direction_summary(stats: list[dict[str, Any]]) -> dict[str, Any]:
 async def run_once(config: CallsConfig) -> dict[str, Any]:
     """One run: start the server and the workers, measure, stop everything."""
     env = environment()
+    check_pipeline_selectable(config)
     server = await start_server(config.setup, config.pipeline)
     workers: list[Worker] = []
     try:
+        if config.setup == "signalling":
+            await create_officers(server.data_dir, config.calls)
         workers = await start_workers(config, server)
         for w in workers:
             await w.event("ready", WORKER_READY_TIMEOUT_S)
@@ -177,6 +204,10 @@ def print_summary(config: CallsConfig, s: dict[str, Any]) -> None:
             (
                 "accept -> first frame p50/p95 ms",
                 f"{s['accept_to_first_frame_p50_ms']} / {s['accept_to_first_frame_p95_ms']}",
+            ),
+            (
+                "accept -> both told p50/p99 ms",
+                f"{s['accept_to_told_p50_ms']} / {s['accept_to_told_p99_ms']}",
             ),
             (
                 "client sender late max ms",

@@ -9,17 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import dataclass
 from typing import Protocol
 
 import aiohttp
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
 
+@dataclass(frozen=True, slots=True)
+class SetupTimes:
+    accept_at: float  # time.monotonic() when the officer accepted
+    told_ms: float | None = None  # accept -> both sides had their pairing message
+
+
 class CallSetup(Protocol):
     async def connect(
         self, call_id: str, participant: RTCPeerConnection, officer: RTCPeerConnection
-    ) -> float:
-        """Pair, negotiate both sides, start recording; the accept moment (monotonic)."""
+    ) -> SetupTimes:
+        """Pair, negotiate both sides, start recording."""
 
     async def close(self, call_ids: list[str]) -> None: ...
 
@@ -53,12 +60,12 @@ class MediaOnlySetup:
 
     async def connect(
         self, call_id: str, participant: RTCPeerConnection, officer: RTCPeerConnection
-    ) -> float:
+    ) -> SetupTimes:
         accept_at = time.monotonic()  # both sides learn of the pairing now, then offer
         await self._negotiate(call_id, "participant", participant)
         await self._negotiate(call_id, "officer", officer)
         await self._post("/record", {"call": call_id})
-        return accept_at
+        return SetupTimes(accept_at)
 
     async def close(self, call_ids: list[str]) -> None:
         await asyncio.gather(*(self._post("/close", {"call": c}) for c in call_ids))

@@ -38,6 +38,7 @@ class RunningCall:
     participant: Peer
     officer: Peer
     accept_at: float
+    told_ms: float | None
     first_frame_s: float | None = None  # officer's accept -> first participant frame decoded
 
 
@@ -55,8 +56,10 @@ async def start_call(call_id: str, setup: CallSetup, decode_all: bool) -> Runnin
     peers["officer"] = make_peer(
         "officer", loop, audio, _receiver(peers, "participant", decode_all, table)
     )
-    accept_at = await setup.connect(call_id, peers["participant"].pc, peers["officer"].pc)
-    call = RunningCall(call_id, peers["participant"], peers["officer"], accept_at)
+    times = await setup.connect(call_id, peers["participant"].pc, peers["officer"].pc)
+    call = RunningCall(
+        call_id, peers["participant"], peers["officer"], times.accept_at, times.told_ms
+    )
     await wait_first_frames(call)
     return call
 
@@ -108,6 +111,7 @@ def direction_stats(sender: Peer, receiver: Peer, t0: float, t1: float) -> dict[
 def call_result(call: RunningCall, t0: float, t1: float) -> dict[str, Any]:
     return {
         "call_id": call.call_id,
+        "accept_to_told_ms": call.told_ms,
         "accept_to_first_frame_ms": None
         if call.first_frame_s is None
         else round(call.first_frame_s * 1000, 1),
