@@ -195,6 +195,24 @@ def dark_y4m(path: Path, frames: int = 30, size: tuple[int, int] = (640, 480)) -
     return path
 
 
+def bright_y4m(path: Path, frames: int = 45, size: tuple[int, int] = (640, 480)) -> Path:
+    """A well-lit, sharp, moving Y4M clip: the server's analysis rates it good, so snapshots
+    from it are usable evidence (Chromium's own fake camera is a dark green)."""
+    w, h = size
+    rng = np.random.default_rng(11)
+    yy, xx = np.mgrid[0:h, 0:w]
+    header = f"YUV4MPEG2 W{w} H{h} F15:1 Ip A1:1 C420jpeg\n".encode()
+    u = np.full((h // 2) * (w // 2), 120, dtype=np.uint8).tobytes()
+    v = np.full((h // 2) * (w // 2), 136, dtype=np.uint8).tobytes()
+    with path.open("wb") as f:
+        f.write(header)
+        for i in range(frames):
+            stripes = 45.0 * np.sign(np.sin((xx + 6 * i) / 9.0) * np.cos(yy / 11.0))
+            luma = np.clip(135 + stripes + rng.normal(0, 12, size=(h, w)), 0, 255)
+            f.write(b"FRAME\n" + luma.astype(np.uint8).tobytes() + u + v)
+    return path
+
+
 @pytest.fixture(scope="session")
 def photos(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     base = tmp_path_factory.mktemp("photos")

@@ -4,14 +4,13 @@ takes snapshots and approves, supervisor confirms, the record is active."""
 from __future__ import annotations
 
 import importlib.util
-from pathlib import Path
 from typing import Any
 
 import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e import journey
-from tests.e2e.conftest import OFFICER, SUPERVISOR, Server, Shots
+from tests.e2e.conftest import OFFICER, SUPERVISOR, Server, Shots, bright_y4m, launch
 from tests.e2e.test_staff_pages import log_in, staff_page
 
 pytestmark = [
@@ -38,7 +37,16 @@ def video_is_playing(page: Page, selector: str) -> None:
     assert page.locator(selector).evaluate("v => v.currentTime") > first
 
 
-def test_full_call(server: Server, browser: Any, shots: Shots, photos: dict[str, Path]) -> None:
+@pytest.fixture(scope="module")
+def bright_browser(playwright_instance: Any, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    clip = bright_y4m(tmp_path_factory.mktemp("clips") / "bright.y4m")
+    b = launch(playwright_instance, [f"--use-file-for-fake-video-capture={clip}"])
+    yield b
+    b.close()
+
+
+def test_full_call(server: Server, bright_browser: Any, shots: Shots) -> None:
+    browser = bright_browser
     token = journey.ready_participant(
         server.url, "3201014101900003", "081234567892", "1990-01-01", "female"
     )

@@ -70,9 +70,14 @@ export function locale() {
 
 export function formatDateTime(iso) {
   if (!iso) return "";
+  // Service times are Jakarta times, wherever the browser is (dateStyle cannot carry the zone).
   return new Intl.DateTimeFormat(locale(), {
-    dateStyle: "full",
-    timeStyle: "short",
+    weekday: "long",
+    day: "numeric",
+    month: "long",
+    year: "numeric",
+    hour: "2-digit",
+    minute: "2-digit",
     timeZone: "Asia/Jakarta",
     timeZoneName: "short",
   }).format(new Date(iso));

@@ -8,6 +8,7 @@ import { clearErrors, showError, errorText } from "./forms.js";
 import { banner } from "./net.js";
 import { requireLogin, showRecord } from "./staff.js";
 import { MediaLink } from "./media_link.js";
+import { confirmTwice } from "./confirm.js";
 
 // Event names of the /officer namespace (signaling/officer.py).
 export const EV = {
@@ -222,10 +223,28 @@ function addSnapshot(snap) {
   $("snap-status").textContent = t("ocall.snapped", { kind: t(`snapshot.${snap.kind}`) });
 }
 
-function callEnded() {
+function callEnded(msg) {
+  if (!state.call || (msg && msg.session_id && msg.session_id !== state.call.session_id)) return;
   if (state.media) state.media.close();
+  state.media = null;
+  state.call.ended = true;
+  if (state.call.resolveEnded) state.call.resolveEnded();
   $("o-call-status").textContent = t("ocall.ended");
   $("o-hangup").disabled = true;
+  $("traffic").dataset.level = "unknown";
+  $("traffic-text").textContent = t("traffic.unknown");
+}
+
+/** Hang up (if still live) and wait until the server has closed the call's media, so the
+ * recording is stored before the decision refers to it. */
+async function endCall() {
+  const current = state.call;
+  if (!current || current.ended) return;
+  const ended = new Promise((resolve) => (current.resolveEnded = resolve));
+  const reply = await state.socket.timeout(10000).emitWithAck(EV.hangUp, { session_id: current.session_id });
+  if (reply && reply.ok === false && reply.error.code !== "no_call") throw reply.error;
+  await Promise.race([ended, new Promise((r) => setTimeout(r, 10000))]);
+  callEnded({ session_id: current.session_id });
 }
 
 function backToDesk() {
@@ -235,6 +254,9 @@ function backToDesk() {
   $("callview").hidden = true;
   $("desk").hidden = false;
   $("o-hangup").disabled = false;
+  // Tell the desk we are free again (the server releases an officer whose call is decided).
+  const presence = document.querySelector("input[name=presence]:checked").value;
+  state.socket.emit(EV.presence, { presence: presence === "busy" ? "available" : presence }, ack);
   updateAccept();
 }
 
@@ -304,6 +326,7 @@ function setupDecision() {
     const reasons = [...form.querySelectorAll("input[name=reasons]:checked")].map((i) => i.value);
     $("decide").disabled = true;
     try {
+      await endCall();
       await call("POST", `/api/sessions/${state.call.session_id}/decision`, {
         json: { result, reasons, checklist, notes: form.notes.value },
       });
@@ -316,10 +339,8 @@ function setupDecision() {
       showError(form, err, "err-form-decision");
     }
   });
-  $("o-hangup").addEventListener("click", () => {
-    if (!window.confirm(t("call.hang_up_confirm"))) return;
-    state.socket.emit(EV.hangUp, { session_id: state.call && state.call.session_id });
-    callEnded();
+  confirmTwice($("o-hangup"), "call.hang_up_confirm", () => {
+    endCall().catch((err) => showError($("form-decision"), err, "err-form-decision"));
   });
   $("snap-face").addEventListener("click", () => snapshot("face"));
   $("snap-ktp").addEventListener("click", () => snapshot("ktp"));

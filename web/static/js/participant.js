@@ -7,6 +7,7 @@ import { clearErrors, showError, fieldError, busy, errorText } from "./forms.js"
 import { banner, watchBrowser, withRetry } from "./net.js";
 import * as precheck from "./precheck.js";
 import { LiveSession } from "./participant_live.js";
+import { confirmTwice } from "./confirm.js";
 
 const STEPS = ["register", "profile", "documents", "consent", "precheck", "queue", "call", "result"];
 const KINDS = ["ktp", "selfie_with_ktp", "face"];
@@ -375,12 +376,28 @@ function setupLive() {
     localStorage.removeItem(STAGE_KEY);
     showStep("precheck");
   });
-  $("call-hangup").addEventListener("click", () => {
+  confirmTwice($("call-hangup"), "call.hang_up_confirm", () => {
     if (state.live) state.live.hangUp();
   });
 }
 
 // -- 8. result / status -----------------------------------------------------------------
+
+let pollTimer = null;
+
+/** While the officer is still recording the decision, look again every few seconds. */
+function pollWhileDeciding() {
+  clearTimeout(pollTimer);
+  if (state.step !== "result" || !state.record || state.record.state !== "in_call") return;
+  pollTimer = setTimeout(async () => {
+    try {
+      await loadRecord();
+      renderResult();
+    } catch {
+      pollWhileDeciding();
+    }
+  }, 2000);
+}
 
 function renderResult() {
   const record = state.record;
@@ -400,6 +417,7 @@ function renderResult() {
   const unfinished = !["under_review", "active", "rejected", "in_call"].includes(record.state);
   $("result-retry").hidden = !unfinished;
   $("result-retry").textContent = t(record.state === "retry_required" ? "result.retry" : "result.continue");
+  pollWhileDeciding();
 }
 
 function setupResult() {
@@ -416,8 +434,7 @@ function setupResult() {
     history.pushState(null, "", "/");
     go(stepFor(state.record));
   });
-  $("forget-me").addEventListener("click", () => {
-    if (!window.confirm(t("result.forget_confirm"))) return;
+  confirmTwice($("forget-me"), "result.forget_confirm", () => {
     setToken(null);
     localStorage.removeItem(STAGE_KEY);
     state.record = null;

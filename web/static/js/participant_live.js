@@ -67,9 +67,13 @@ export class LiveSession {
   }
 
   onJoinReply(reply) {
-    if (reply && reply.error) return this.onError(reply);
     if (reply && reply.queue) this.onQueue(reply.queue);
-    if (reply && reply.call) this.onPaired(reply.call);
+    if (reply && reply.call) return this.onPaired(reply.call);
+    if (reply && reply.error) {
+      // The call is over (or the record moved on): the status page says what happens next.
+      if (["not_ready_for_call", "invalid_transition"].includes(reply.error.code)) return this.finish();
+      this.onError(reply);
+    }
   }
 
   onDisconnect(reason) {
@@ -145,7 +149,7 @@ export class LiveSession {
       remoteVideo: $("remote-video"),
       onStatus: (key) => ($("call-status").textContent = t(key)),
       onQuality: () => this.renderHints(),
-      onEnded: () => this.onEnded(),
+      onEnded: () => {},
     });
     this.media.start();
   }
@@ -169,12 +173,26 @@ export class LiveSession {
   }
 
   hangUp() {
-    if (!window.confirm(t("call.hang_up_confirm"))) return;
     if (this.socket) this.socket.emit(EV.hangUp, {});
   }
 
-  onEnded() {
+  /** The call ended: back to the head of the queue when the officer was lost, else done. */
+  onEnded(msg) {
     $("call-status").textContent = t("call.ended");
+    if (msg && msg.requeued) {
+      if (this.media) this.media.close();
+      this.media = null;
+      this.inCall = false;
+      this.show("queue");
+      banner("warn", "queue.requeued");
+      this.socket.emit(EV.join, {}, (reply) => this.onJoinReply(reply));
+      return;
+    }
+    this.finish();
+  }
+
+  finish() {
+    if (!this.active) return;
     this.stop();
     this.onFinished();
   }

@@ -83,11 +83,12 @@ export async function showRecord(prefix, record) {
       $(`${prefix}-nik`).textContent = `${record.nik_masked} ⚠`;
     }
   };
+  // One at a time: each view is written to the record's audit history.
   for (const kind of ["ktp", "selfie_with_ktp", "face"]) {
     const img = $(`${prefix}-photo-${kind}`);
     img.removeAttribute("src");
-    if (record.documents.some((d) => d.kind === kind)) {
-      staffImage(img, `/api/records/${record.id}/documents/${kind}`).catch(() => {});
-    }
+    if (!record.documents.some((d) => d.kind === kind)) continue;
+    const url = `/api/records/${record.id}/documents/${kind}`;
+    await staffImage(img, url).catch(() => staffImage(img, url).catch(() => {}));
   }
 }
