@@ -109,7 +109,7 @@ class SignallingSetup:
         self._sockets: dict[str, Sockets] = {}
         self._photos = [photo(i) for i in range(len(DOCUMENT_KINDS))]
 
-    async def _participant(self, http: aiohttp.ClientSession) -> tuple[str, str]:
+    async def register_participant(self, http: aiohttp.ClientSession) -> tuple[str, str]:
         """Register and get to ready for the call; (token, record id)."""
         body = {"nik": make_nik(), "mobile": "0812-3456-7890", "email": "bench@example.co.id"}
         reply = await _json(http.post(self._url + "/api/participants", json=body))
@@ -125,13 +125,15 @@ class SignallingSetup:
         await _json(http.post(self._url + "/api/me/consent", headers=auth))
         return token, record_id
 
-    async def _officer_cookie(self, http: aiohttp.ClientSession, n: int) -> str:
+    async def officer_cookie(self, http: aiohttp.ClientSession, n: int) -> str:
         body = {"username": officer_name(n), "password": OFFICER_PASSWORD}
         async with http.post(self._url + "/api/auth/login", json=body) as response:
             response.raise_for_status()
             return f"vc_session={response.cookies['vc_session'].value}"
 
-    async def _connect(self, client: socketio.AsyncClient, namespace: str, **kwargs: Any) -> None:
+    async def connect_socket(
+        self, client: socketio.AsyncClient, namespace: str, **kwargs: Any
+    ) -> None:
         await client.connect(self._url, namespaces=[namespace], transports=["websocket"], **kwargs)
 
     async def connect(
@@ -140,18 +142,18 @@ class SignallingSetup:
         n = int(call_id.rsplit("-", 1)[1])
         sockets = self._sockets[call_id] = Sockets()
         async with aiohttp.ClientSession() as http:
-            token, record_id = await self._participant(http)
-            cookie = await self._officer_cookie(http, n)
+            token, record_id = await self.register_participant(http)
+            cookie = await self.officer_cookie(http, n)
         p_sio, o_sio = sockets.new(), sockets.new()
         paired: asyncio.Future[tuple[float, dict[str, Any]]] = asyncio.Future()
-        p_sio.on("paired", lambda data: _settle(paired, data), namespace="/participant")
-        await self._connect(p_sio, "/participant", auth={"token": token})
-        await self._connect(o_sio, "/officer", headers={"Cookie": cookie})
-        await _ack(o_sio, "set_presence", {"presence": "available"}, "/officer")
+        p_sio.on("paired", lambda data: settle(paired, data), namespace="/participant")
+        await self.connect_socket(p_sio, "/participant", auth={"token": token})
+        await self.connect_socket(o_sio, "/officer", headers={"Cookie": cookie})
+        await ack(o_sio, "set_presence", {"presence": "available"}, "/officer")
         async with self._lock:
-            await _ack(p_sio, "join_queue", {}, "/participant")
+            await ack(p_sio, "join_queue", {}, "/participant")
             accept_at = time.monotonic()
-            mine = await _ack(o_sio, "accept_next", {}, "/officer")
+            mine = await ack(o_sio, "accept_next", {}, "/officer")
             officer_told = time.monotonic()
             participant_told, theirs = await asyncio.wait_for(paired, ACK_TIMEOUT_S)
         if mine.get("record_id") != record_id:
@@ -165,9 +167,9 @@ class SignallingSetup:
 
     async def _media(self, sockets: Sockets, ticket: dict[str, Any], pc: RTCPeerConnection) -> None:
         client = sockets.new()
-        await self._connect(client, "/media", auth={"token": ticket["token"]})
+        await self.connect_socket(client, "/media", auth={"token": ticket["token"]})
         offer = {"sdp": await local_offer(pc), "type": "offer"}
-        answer = await _ack(client, "offer", offer, "/media")
+        answer = await ack(client, "offer", offer, "/media")
         await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))
 
     async def close(self, call_ids: list[str]) -> None:
@@ -176,12 +178,12 @@ class SignallingSetup:
                 await client.disconnect()
 
 
-def _settle(future: asyncio.Future[tuple[float, dict[str, Any]]], data: dict[str, Any]) -> None:
+def settle(future: asyncio.Future[tuple[float, dict[str, Any]]], data: dict[str, Any]) -> None:
     if not future.done():
         future.set_result((time.monotonic(), data))
 
 
-async def _ack(
+async def ack(
     client: socketio.AsyncClient, event: str, data: dict[str, Any], namespace: str
 ) -> dict[str, Any]:
     reply: dict[str, Any] = await client.call(
