@@ -1,8 +1,8 @@
 """Every benchmark with small defaults (``make bench``): under ~5 minutes on 2 cores.
 
 Writes ``bench/results/*.json``, ``docs/benchmarks.md`` and ``docs/img/bench-*.png``.
-``--setup media-only`` (the default while the signalling namespaces are missing) hosts the media
-call classes without the rest of the server; see bench/media_server.py.
+Calls go through the real server (``--setup signalling``) when its namespaces exist;
+``--setup media-only`` hosts the media call classes alone (bench/media_server.py).
 """
 
 from __future__ import annotations
@@ -12,14 +12,21 @@ import asyncio
 import importlib.util
 from typing import Any
 
-from bench import calls, queue
-from bench.docs import calls_section, capacity_section, queue_section, write_doc
+from bench import calls, queue, told
+from bench.docs import (
+    calls_section,
+    capacity_section,
+    queue_section,
+    told_section,
+    write_doc,
+)
 from bench.notes import NOTES
 from bench.plots import plot_calls
 from bench.report import read_result
 
 SWEEP = {"ours": (1, 3, 6), "aiortc-relay": (1, 2)}
 SECONDS = 10.0
+TOLD_WAITING, TOLD_ACCEPTS = 10_000, 5
 
 
 def signalling_ready() -> bool:
@@ -30,6 +37,10 @@ def signalling_ready() -> bool:
 def run_queue() -> dict[str, dict[str, Any]]:
     args = queue.parse_args(["--waiting", "10000", "--officers", "500", "--backend", "both"])
     return {c.backend: asyncio.run(queue.run(c)) for c in queue.configs(args)}
+
+
+def run_told() -> dict[str, Any]:
+    return asyncio.run(told.run(TOLD_WAITING, TOLD_ACCEPTS, burst=False))
 
 
 def run_calls(setup: str, sweep: dict[str, tuple[int, ...]]) -> dict[str, list[dict[str, Any]]]:
@@ -55,6 +66,9 @@ def main(argv: list[str] | None = None) -> None:
     print(f"== queue ==\n(call setup for the call benchmarks: {setup})")
     queues = run_queue()
     sections = [queue_section(queues)]
+    if setup == "signalling":
+        print("== accept -> told ==")
+        sections.append(told_section(run_told()))
     if not args.skip_calls:
         print("== calls ==")
         runs = run_calls(setup, SWEEP)

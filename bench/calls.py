@@ -28,6 +28,7 @@ from bench.procs import (
     start_server,
     start_worker,
 )
+from bench.profile import start_profile
 from bench.report import environment, percentile, print_table, write_result
 from bench.signalling import create_officers
 
@@ -45,6 +46,7 @@ class CallsConfig:
     setup: str
     workers: int
     decode_all: bool
+    profile: bool = False  # py-spy the server over the window
 
 
 def check_pipeline_selectable(config: CallsConfig) -> None:
@@ -78,9 +80,10 @@ async def start_workers(config: CallsConfig, server: ServerProcess) -> list[Work
 
 
 async def measure_window(
-    server: ServerProcess, workers: list[Worker], seconds: float
+    server: ServerProcess, workers: list[Worker], seconds: float, profile: str | None = None
 ) -> dict[str, Any]:
     """Open the window, sample the server, close it; server CPU and the workers' results."""
+    spy = await start_profile(server.proc.pid, seconds, profile) if profile else None
     t0 = time.monotonic()
     cpu0 = server.cpu_seconds()
     for w in workers:
@@ -93,6 +96,8 @@ async def measure_window(
     for w in workers:
         await w.send({"t1": t1})
     results = [await w.event("result", 120) for w in workers]
+    if spy is not None:
+        await spy.wait()
     return {
         "window_s": t1 - t0,
         "server_cpu_s": cpu1 - cpu0,
@@ -160,7 +165,8 @@ async def run_once(config: CallsConfig) -> dict[str, Any]:
         workers = await start_workers(config, server)
         for w in workers:
             await w.event("ready", WORKER_READY_TIMEOUT_S)
-        window = await measure_window(server, workers, config.seconds)
+        profile = f"profile-{config.pipeline}-n{config.calls}" if config.profile else None
+        window = await measure_window(server, workers, config.seconds, profile)
         summary = summarize(config, window, server.peak_rss_mb())
     finally:
         await stop_all(workers, server)
@@ -268,6 +274,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--setup", choices=("signalling", "media-only"), default="signalling")
     parser.add_argument("--workers", type=int, default=0, help="client processes (0: auto)")
     parser.add_argument("--decode-all", action="store_true", help="decode every received frame")
+    parser.add_argument("--profile", action="store_true", help="py-spy the server (raw stacks)")
     parser.add_argument("--find-capacity", action="store_true")
     parser.add_argument("--start", type=int, default=5, help="capacity search: first N")
     parser.add_argument("--step", type=int, default=5, help="capacity search: N increment")
@@ -278,7 +285,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     config = CallsConfig(
-        args.calls, args.seconds, args.pipeline, args.setup, args.workers, args.decode_all
+        args.calls,
+        args.seconds,
+        args.pipeline,
+        args.setup,
+        args.workers,
+        args.decode_all,
+        args.profile,
     )
     if args.find_capacity:
         pipelines = ("ours", "aiortc-relay") if args.pipeline == "both" else (args.pipeline,)

@@ -36,6 +36,11 @@ runs on it: each result file records the load average before the run.
   calls x seconds; peak RSS = `VmHWM` of the server process. Recording and quality sampling
   are on. `aiortc-relay` is `videocall/adapters/media_baseline.py` (`MediaRelay` + one
   `MediaRecorder` per side: decode, re-encode per receiver, re-encode to record).
+- **Accept -> told** (`python -m bench.told --waiting 10000 --accepts 20`): the real server
+  with `REDIS_URL` (queue and Socket.IO manager on Redis). The measured participants join
+  first, then `--waiting` placeholders go straight into the Redis queue behind them; each
+  officer's `accept_next` is timed to its acknowledgement and to the participant's `paired`.
+  In the call benchmark the same figure is measured with an empty queue (in-process store).
 - `--find-capacity` raises N by `--step` until a direction delivers < 97 % of the video frames
   or its p95 latency passes 300 ms, and reports the largest N that held.
 """
@@ -84,6 +89,29 @@ def queue_section(results: Mapping[str, dict[str, Any]]) -> str:
     return "## Queue\n\n" + table(header, rows) + "\n"
 
 
+def told_section(r: dict[str, Any]) -> str:
+    c, s = r["config"], r["result"]
+    rows = [
+        [
+            c["waiting"],
+            s["accepts"],
+            f"{s['officer_p50_ms']} / {s['officer_p99_ms']}",
+            f"{s['participant_p50_ms']} / {s['participant_p99_ms']}",
+            f"{s['both_p50_ms']} / {s['both_p99_ms']}",
+            r["env"]["load_avg_1m_before"],
+        ]
+    ]
+    header = [
+        "waiting (Redis)",
+        "accepts",
+        "officer ack p50/p99 ms",
+        "participant `paired` p50/p99 ms",
+        "both told p50/p99 ms",
+        "load before",
+    ]
+    return "## Accept -> both sides told (real server, Redis)\n\n" + table(header, rows) + "\n"
+
+
 def _call_row(pipeline: str, s: dict[str, Any], load: float) -> list[Any]:
     p2o, o2p = s["participant_to_officer"], s["officer_to_participant"]
     return [
@@ -97,6 +125,7 @@ def _call_row(pipeline: str, s: dict[str, Any], load: float) -> list[Any]:
         f"{_fmt(p2o['latency_p50_ms'])} / {_fmt(p2o['latency_p95_ms'])}",
         f"{_fmt(o2p['latency_p50_ms'])} / {_fmt(o2p['latency_p95_ms'])}",
         f"{_fmt(s['accept_to_first_frame_p50_ms'])} / {_fmt(s['accept_to_first_frame_p95_ms'])}",
+        f"{_fmt(s.get('accept_to_told_p50_ms'))} / {_fmt(s.get('accept_to_told_p99_ms'))}",
         load,
     ]
 
@@ -113,6 +142,7 @@ def calls_section(runs: Mapping[str, Sequence[dict[str, Any]]], setup: str) -> s
         "e2e p50/p95 ms p→o",
         "e2e p50/p95 ms o→p",
         "accept→first frame p50/p95 ms",
+        "accept→told p50/p99 ms",
         "load before",
     ]
     rows = [

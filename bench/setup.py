@@ -8,6 +8,7 @@ Both return the moment the officer accepted, for the accept -> first frame figur
 from __future__ import annotations
 
 import asyncio
+import os
 import time
 from dataclasses import dataclass
 from typing import Protocol
@@ -64,7 +65,8 @@ class MediaOnlySetup:
         accept_at = time.monotonic()  # both sides learn of the pairing now, then offer
         await self._negotiate(call_id, "participant", participant)
         await self._negotiate(call_id, "officer", officer)
-        await self._post("/record", {"call": call_id})
+        if not os.environ.get("BENCH_NO_RECORDING"):  # to measure what recording costs
+            await self._post("/record", {"call": call_id})
         return SetupTimes(accept_at)
 
     async def close(self, call_ids: list[str]) -> None:
