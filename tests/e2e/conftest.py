@@ -96,7 +96,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     }
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)
-    log = (data_dir / "server.log").open("wb")
+    # Kept after the run (tmp dirs are pruned): the first place to look when a page misbehaves.
+    (ROOT / "test-output").mkdir(exist_ok=True)
+    log = (ROOT / "test-output" / "e2e-server.log").open("wb")
     proc = subprocess.Popen(
         [sys.executable, "server.py", "--port", str(port)],
         cwd=ROOT,

@@ -99,11 +99,32 @@ def test_full_call(server: Server, bright_browser: Any, shots: Shots) -> None:
     shots(participant, "participant-result")
 
     supervisor = staff_page(browser, server)
+    seen = []
+    supervisor.on("response", lambda r: seen.append(f"{r.status} {r.url}"))
     supervisor.goto("/supervisor")
     log_in(supervisor, *SUPERVISOR)
     expect(supervisor.locator("#review-list tr")).to_have_count(1)
     supervisor.locator("#review-list button").click()
     expect(supervisor.locator("#r-code")).to_have_text(code)
+    # Evidence: the recording plays, the snapshots and the participant's photos are shown.
+    expect(supervisor.locator("#recordings video")).to_have_count(1)
+    try:
+        supervisor.wait_for_function(
+            "() => document.querySelector('#recordings video').duration > 0", timeout=10000
+        )
+    except Exception:
+        print("\n".join(r for r in seen if "/api/" in r))
+        raise
+    images = [f"#r-snapshots figure[data-kind={kind}] img" for kind in ("face", "ktp")]
+    images += [f"#rv-photo-{kind}" for kind in ("ktp", "selfie_with_ktp", "face")]
+    for selector in images:
+        try:
+            supervisor.wait_for_function(
+                "sel => document.querySelector(sel).naturalWidth > 0", arg=selector
+            )
+        except Exception:
+            print("\n".join(r for r in seen if "/api/" in r))
+            raise
     supervisor.locator("#action-confirm").check()
     shots(supervisor, "supervisor-review")
     supervisor.locator("#review-submit").click()

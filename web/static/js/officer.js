@@ -354,10 +354,10 @@ async function main() {
   state.me = await requireLogin(["officer", "supervisor"]);
   $("desk").hidden = false;
   showPresence("away");
+  connect();
   setupDesk();
   setupDecision();
   await loadReasons().catch((err) => deskError(err));
-  connect();
   document.body.dataset.ready = "true";
 }
 

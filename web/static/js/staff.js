@@ -57,11 +57,18 @@ function enter(me) {
   return me;
 }
 
-/** An <img> source for a staff-only image URL (the cookie goes along). */
-export async function staffImage(img, url) {
-  const response = await fetch(url, { credentials: "same-origin", cache: "no-store" });
-  if (!response.ok) throw new Error(String(response.status));
-  img.src = URL.createObjectURL(await response.blob());
+/** An <img> source for a staff-only image URL (the cookie goes along). Every view is written to
+ * the record's audit history, and two at once can collide (409 concurrent_update): try again. */
+export async function staffImage(img, url, attempts = 4) {
+  for (let i = 1; ; i += 1) {
+    const response = await fetch(url, { credentials: "same-origin", cache: "no-store" });
+    if (response.ok) {
+      img.src = URL.createObjectURL(await response.blob());
+      return;
+    }
+    if (response.status !== 409 || i >= attempts) throw new Error(String(response.status));
+    await new Promise((r) => setTimeout(r, 150 * i + Math.random() * 150));
+  }
 }
 
 /** Fill a record's detail list and photos (officer call view, supervisor review). */
@@ -89,6 +96,6 @@ export async function showRecord(prefix, record) {
     img.removeAttribute("src");
     if (!record.documents.some((d) => d.kind === kind)) continue;
     const url = `/api/records/${record.id}/documents/${kind}`;
-    await staffImage(img, url).catch(() => staffImage(img, url).catch(() => {}));
+    await staffImage(img, url).catch(() => {});
   }
 }

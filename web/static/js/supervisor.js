@@ -118,8 +118,11 @@ async function openReview(item) {
       call("GET", `/api/records/${item.record_id}`),
       call("GET", `/api/sessions/${item.session_id}`),
     ]);
-    showRecord("rv", record);
-    showEvidence(item.session_id, evidence);
+    // One file at a time: every first view is written to the record's audit history, and
+    // parallel writes to one record collide.
+    const pending = showEvidence(item.session_id, evidence);
+    await showRecord("rv", record);
+    await pending();
   } catch (err) {
     showError(form, err, "err-form-review");
   }
@@ -139,17 +142,27 @@ function showEvidence(sessionId, ev) {
         .join(" · ")
     : "–";
   $("r-notes").textContent = (d && d.notes) || "–";
-  // Snapshots and recording segments: fetched from the session's evidence files.
+  // Snapshots and recording segments: fetched from the session's evidence files, later.
+  const loads = [];
   const snaps = (ev.snapshots || []).map((s, index) => {
     const fig = document.createElement("figure");
+    fig.dataset.kind = s.kind;
     const img = document.createElement("img");
     img.alt = t(`snapshot.${s.kind}`);
-    staffImage(img, `/api/sessions/${sessionId}/snapshots/${index}?size=thumb`).catch(() => {
-      img.alt = `${t(`snapshot.${s.kind}`)} — ${t("review.file_unavailable")}`;
-    });
+    loads.push(() =>
+      staffImage(img, `/api/sessions/${sessionId}/snapshots/${encodeURIComponent(s.thumbnail_file || s.file)}`).catch(() => {
+        img.alt = `${t(`snapshot.${s.kind}`)} — ${t("review.file_unavailable")}`;
+      }),
+    );
+    // The full-resolution picture opens in its own tab (same origin, the cookie goes along).
+    const link = document.createElement("a");
+    link.href = `/api/sessions/${sessionId}/snapshots/${encodeURIComponent(s.file)}`;
+    link.target = "_blank";
+    link.rel = "noopener";
+    link.append(img);
     const cap = document.createElement("figcaption");
     cap.textContent = `${t(`snapshot.${s.kind}`)}: ${s.bad ? "⚠ " + t("snapshot.not_usable") : "✓ " + t("snapshot.usable")}`;
-    fig.append(img, cap);
+    fig.append(link, cap);
     return fig;
   });
   $("r-snapshots").replaceChildren(...snaps);
@@ -160,7 +173,14 @@ function showEvidence(sessionId, ev) {
       video.className = "recording";
       video.controls = true;
       video.preload = "metadata";
-      video.src = `/api/sessions/${sessionId}/recording/${index}`;
+      const src = `/api/sessions/${sessionId}/recording/${index}`;
+      let retries = 3;
+      video.addEventListener("error", () => {
+        if (retries-- > 0) setTimeout(() => (video.src = src), 300);
+      });
+      loads.push(() => {
+        video.src = src;
+      });
       video.setAttribute("aria-label", t("review.recording_part", { n: index + 1 }));
       return video;
     }),
@@ -176,18 +196,25 @@ function showEvidence(sessionId, ev) {
     rows.push(dt, dd);
   }
   $("r-quality").replaceChildren(...rows);
+  return async () => {
+    for (const load of loads) await load();
+  };
 }
 
+/** A call's quality summary (videocall.quality_monitor.QualitySummary) in words. */
 function summaryText(summary) {
   if (!summary || typeof summary !== "object") return "–";
-  const worst = summary.worst_level || summary.overall || summary.level;
   const parts = [];
-  if (worst) parts.push(t(`traffic.${worst}`));
-  const share = summary.time_in_level || summary.share;
-  if (share && typeof share === "object") {
-    for (const [lvl, v] of Object.entries(share)) parts.push(`${t(`traffic.${lvl}`)}: ${Math.round(v * 100)}%`);
+  if (summary.duration_s != null) parts.push(t("review.duration", { s: Math.round(summary.duration_s) }));
+  const problems = [];
+  for (const [measure, shares] of Object.entries(summary.shares || {})) {
+    for (const level of ["bad", "warn"]) {
+      const share = shares[level] || 0;
+      if (share >= 0.05) problems.push(`${t(`measure.${measure}`)}: ${t(`traffic.${level}`)} ${Math.round(share * 100)}%`);
+    }
   }
-  return parts.join(" · ") || "–";
+  parts.push(problems.length ? `⚠ ${problems.join(", ")}` : `✓ ${t("review.quality_good")}`);
+  return parts.join(" · ");
 }
 
 function reasonText(code) {
