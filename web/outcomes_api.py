@@ -294,10 +294,11 @@ async def get_failed_webhooks(request: web.Request) -> web.Response:
 )
 async def post_redeliver(request: web.Request) -> web.Response:
     await require_staff(request, Role.SUPERVISOR)
-    try:
-        delivery_id = int(request.match_info["delivery_id"])
-    except ValueError:
-        raise NotFound("no such webhook delivery", code="delivery_not_found") from None
+    raw = request.match_info["delivery_id"]
+    # Ids are 63-bit at most on either database; anything else cannot name a delivery.
+    if not raw.isdigit() or len(raw) > 18:
+        raise NotFound("no such webhook delivery", code="delivery_not_found")
+    delivery_id = int(raw)
     await request.app[WEBHOOKS].redeliver(delivery_id, request.app[keys.CLOCK].now())
     _wake_worker(request.app)
     return _json(RedeliverOut(id=delivery_id, status="pending"))
