@@ -169,7 +169,7 @@ async function openCall(msg) {
     stream,
     remoteVideo: $("o-remote-video"),
     onStatus: (key) => {
-      $("o-call-status").textContent = t(key);
+      $("o-call-status").textContent = t(key.replace(/^call\./, "ocall."));
       renderTraffic();
     },
     onQuality: renderTraffic,
