@@ -64,6 +64,7 @@ class Settings(BaseSettings):
     rate_limit_register: str = "60/hour"
     rate_limit_upload: str = "300/hour"
     rate_limit_login: str = "20/15m"  # failed log-ins only
+    rate_limit_socket_events: str = "40/10s"  # Socket.IO events per connection
     trusted_proxy_hops: int = 0  # reverse proxies in front: the client is that far back in XFF
 
     # -- calendar and service hours --------------------------------------------------------
