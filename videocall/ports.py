@@ -53,6 +53,18 @@ class RecordRepository(Protocol):
 
         An exception inside the block leaves the stored record unchanged."""
 
+    async def append_note(
+        self,
+        record_id: str,
+        action: str,
+        *,
+        actor: str,
+        now: datetime,
+        reason: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """Append an audit entry without touching the record (no version bump)."""
+
     async def history(self, record_id: str) -> list[HistoryEntry]: ...
 
     async def documents(self, record_id: str) -> list[StoredDocument]: ...

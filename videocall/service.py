@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from videocall.clock import Clock
 from videocall.contact import normalise_email, normalise_mobile
@@ -107,7 +108,9 @@ class RecordService:
         return record
 
     async def note(
-        self, record_id: str, action: str, *, actor: str, detail: dict | None = None
+        self, record_id: str, action: str, *, actor: str, detail: dict[str, Any] | None = None
     ) -> None:
-        async with self.records.edit(record_id) as record:
-            record.note(action, actor=actor, now=self.clock.now(), detail=detail)
+        """Audit a read or another action that does not change the record."""
+        await self.records.append_note(
+            record_id, action, actor=actor, now=self.clock.now(), detail=detail
+        )

@@ -136,3 +136,17 @@ def test_accounts_command_line(database_url: str, tmp_path) -> None:
 
 def test_nik_helper_makes_valid_distinct_niks() -> None:
     assert len({make_nik() for _ in range(50)}) == 50
+
+
+async def test_concurrent_audited_reads_do_not_collide(client, participant_factory) -> None:
+    import asyncio
+
+    p = participant_factory()
+    await p.to_ready()
+    await make_account(client, "budi")
+    await login(client, "budi")
+    urls = [f"/api/records/{p.record_id}/documents/{k}" for k in ("ktp", "selfie_with_ktp", "face")]
+    responses = await asyncio.gather(*(client.get(u) for u in urls * 3))
+    assert [r.status for r in responses] == [200] * 9
+    history = (await (await client.get(f"/api/records/{p.record_id}")).json())["history"]
+    assert sum(h["action"] == "document_viewed" for h in history) == 9

@@ -227,6 +227,37 @@ class SqlRecordRepository:
         record.pending_history.clear()
         record.pending_events.clear()
 
+    async def append_note(
+        self,
+        record_id: str,
+        action: str,
+        *,
+        actor: str,
+        now: Any,
+        reason: str | None = None,
+        detail: dict[str, Any] | None = None,
+    ) -> None:
+        """An audit entry that changes nothing else: no version bump, so readers that log their
+        reads (documents, snapshots, recordings) never collide with each other or with edits."""
+        async with self.db.begin() as conn:
+            state = await conn.scalar(
+                sa.select(db.records.c.state).where(db.records.c.id == record_id)
+            )
+            if state is None:
+                raise NotFound("no such verification record", code="record_not_found")
+            await conn.execute(
+                db.record_history.insert().values(
+                    record_id=record_id,
+                    at=now,
+                    actor=actor,
+                    action=action,
+                    from_state=state,
+                    to_state=state,
+                    reason=reason,
+                    detail=detail,
+                )
+            )
+
     async def history(self, record_id: str) -> list[HistoryEntry]:
         return (await self.get(record_id)).history
 
