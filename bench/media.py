@@ -78,8 +78,8 @@ def read_stamp(luma: np.ndarray) -> int | None:
 def luma_of(frame: av.VideoFrame) -> np.ndarray:
     """The Y plane as a (height, width) view, without copying."""
     plane = frame.planes[0]
-    rows = np.frombuffer(plane, np.uint8).reshape(frame.height, plane.line_size)
-    return rows[:, : frame.width]
+    rows: np.ndarray = np.frombuffer(memoryview(plane), np.uint8)
+    return rows.reshape(frame.height, plane.line_size)[:, : frame.width]
 
 
 def picture(base: np.ndarray, index: int) -> np.ndarray:
@@ -104,7 +104,7 @@ def _vp8_encoder(bitrate: int) -> av.VideoCodecContext:
         "cpu-used": "8",
         "error-resilient": "1",
     }
-    return encoder  # type: ignore[return-value]
+    return encoder
 
 
 def _encode_one(encoder: av.VideoCodecContext, grey: np.ndarray, pts: int, key: bool) -> bytes:
@@ -131,9 +131,9 @@ def encode_video_loop(frames: int = 150, bitrate: int = VIDEO_BITRATE) -> VideoL
 def encode_audio_loop(packets: int = 50, hz: float = 440.0) -> tuple[bytes, ...]:
     """A tone as 20 ms Opus packets (mono, 48 kHz)."""
     encoder = av.CodecContext.create("libopus", "w")
-    encoder.sample_rate = AUDIO_RATE  # type: ignore[attr-defined]
-    encoder.layout = "mono"  # type: ignore[attr-defined]
-    encoder.format = "s16"  # type: ignore[attr-defined]
+    encoder.sample_rate = AUDIO_RATE
+    encoder.layout = "mono"
+    encoder.format = "s16"
     encoder.bit_rate = 32_000
     out: list[bytes] = []
     for n in range(packets + 4):
@@ -141,13 +141,13 @@ def encode_audio_loop(packets: int = 50, hz: float = 440.0) -> tuple[bytes, ...]
         tone = (np.sin(2 * np.pi * hz * t) * 6000).astype(np.int16).reshape(1, -1)
         frame = av.AudioFrame.from_ndarray(tone, format="s16", layout="mono")
         frame.sample_rate, frame.pts = AUDIO_RATE, n * AUDIO_FRAME
-        out.extend(bytes(p) for p in encoder.encode(frame))  # type: ignore[attr-defined]
+        out.extend(bytes(p) for p in encoder.encode(frame))
     return tuple(out[:packets])
 
 
 def decode_stamps(decoder: av.CodecContext, data: bytes) -> list[int | None]:
     """Decode one VP8 frame; the stamps of the pictures that came out."""
-    frames = decoder.decode(av.Packet(data))  # type: ignore[attr-defined]
+    frames = decoder.decode(av.Packet(data))  # type: ignore[attr-defined]  # video context
     return [read_stamp(luma_of(f)) for f in frames]
 
 

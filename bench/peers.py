@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Any
 
 import av
 from aiortc import RTCPeerConnection, RTCRtpReceiver
@@ -51,7 +52,7 @@ class _PacedTrack(MediaStreamTrack):
             self._start = now - n * self.period  # the client is overloaded: do not burst
         self.late.append(max(0.0, now - due))
 
-    def _packet(self, data: bytes, n: int, step: int) -> av.Packet:
+    def _packet(self, data: bytes, n: int, step: int) -> av.Packet[Any]:
         packet = av.Packet(data)
         packet.pts = n * step
         packet.time_base = Fraction(1, self.clock_rate)
@@ -68,7 +69,7 @@ class LoopVideoTrack(_PacedTrack):
 
     def __init__(self, loop: VideoLoop) -> None:
         super().__init__()
-        self._loop = loop
+        self._frames = loop
         self._key_wanted = False
         self.keyframes_sent = 0
 
@@ -77,22 +78,22 @@ class LoopVideoTrack(_PacedTrack):
 
     def sequence_of(self, index: int, at: float) -> int | None:
         """The latest frame number ``n`` with this index sent by ``at``."""
-        size = len(self._loop)
+        size = len(self._frames)
         n = len(self.sent_at) - 1
         n -= (n - index) % size
         while n >= 0 and self.sent_at[n] > at:
             n -= size
         return n if n >= 0 else None
 
-    async def recv(self) -> av.Packet:
+    async def recv(self) -> av.Packet[Any]:
         if self.readyState != "live":
             raise MediaStreamError
         n = len(self.sent_at)
         await self._pace(n)
-        index = n % len(self._loop)
-        data = self._loop.inter[index]
+        index = n % len(self._frames)
+        data = self._frames.inter[index]
         if self._key_wanted and index:
-            data = self._loop.key[index]
+            data = self._frames.key[index]
             self.keyframes_sent += 1
         self._key_wanted = False
         return self._packet(data, n, VIDEO_CLOCK // FPS)
@@ -107,7 +108,7 @@ class LoopAudioTrack(_PacedTrack):
         super().__init__()
         self._packets = packets
 
-    async def recv(self) -> av.Packet:
+    async def recv(self) -> av.Packet[Any]:
         if self.readyState != "live":
             raise MediaStreamError
         n = len(self.sent_at)

@@ -39,14 +39,16 @@ class ServerProcess:
 
     def cpu_seconds(self) -> float:
         times = self.ps.cpu_times()
-        return float(times.user + times.system)
+        total: float = times.user + times.system
+        return total
 
     def peak_rss_mb(self) -> float:
         """VmHWM: the kernel's own record of the largest resident set so far."""
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
                 return round(int(line.split()[1]) / 1024, 1)
-        return round(self.ps.memory_info().rss / 2**20, 1)
+        rss: int = self.ps.memory_info().rss
+        return round(rss / 2**20, 1)
 
     async def stop(self) -> None:
         if self.proc.returncode is None:

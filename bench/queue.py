@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import time
@@ -71,7 +72,7 @@ async def bounded(ops: Sequence[Callable[[], Awaitable[Any]]], limit: int) -> li
 
 
 async def bench_joins(store: QueueStore, waiting: int, concurrency: int) -> dict[str, Any]:
-    ops = [lambda n=n: store.join(card(n), now()) for n in range(waiting)]
+    ops = [functools.partial(store.join, card(n), now()) for n in range(waiting)]
     start = time.perf_counter()
     latencies = await bounded(ops, concurrency)
     elapsed = time.perf_counter() - start
@@ -111,7 +112,8 @@ async def accept_burst(
 async def accept_one_by_one(store: QueueStore, officers: Sequence[str], tag: str) -> list[float]:
     """Uncontended accepts, one after the other."""
     return [
-        await timed(lambda o=o: store.accept_next(o, f"call-{tag}-{o}", now())) for o in officers
+        await timed(functools.partial(store.accept_next, o, f"call-{tag}-{o}", now()))
+        for o in officers
     ]
 
 

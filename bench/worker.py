@@ -94,8 +94,10 @@ def direction_stats(sender: Peer, receiver: Peer, t0: float, t1: float) -> dict[
     got = arrivals.received if arrivals else {}
     window = [n for n, t in enumerate(sent_at) if t0 <= t <= t1 - GRACE_S]
     latencies = [round((got[n] - sent_at[n]) * 1000, 2) for n in window if n in got]
-    audio_sent = sum(1 for t in sender.audio.sent_at if t0 <= t <= t1 - GRACE_S)
-    audio_got = sum(1 for t in receiver.audio_in.arrivals if t0 <= t <= t1 - GRACE_S)
+    # Audio carries no stamp: shift the arrival window by the video's median latency.
+    delay = sorted(latencies)[len(latencies) // 2] / 1000 if latencies else 0.0
+    audio_sent = sum(1 for t in sender.audio.sent_at if t0 <= t <= t1 - GRACE_S - delay)
+    audio_got = sum(1 for t in receiver.audio_in.arrivals if t0 + delay <= t <= t1 - GRACE_S)
     late = [sender.video.late[n] for n in window]
     return {
         "video_sent": len(window),

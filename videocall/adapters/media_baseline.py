@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -52,7 +53,7 @@ class _SwitchTrack(MediaStreamTrack):
         self._source = track
         self._ready.set()
 
-    async def recv(self) -> av.frame.Frame:
+    async def recv(self) -> av.frame.Frame | av.Packet[Any]:
         await self._ready.wait()
         assert self._source is not None
         return await self._source.recv()
@@ -156,12 +157,12 @@ class RelayMediaCall:
             while True:
                 frame = await track.recv()
                 now = self._clock.monotonic()
-                if now - last >= interval:
+                if isinstance(frame, av.VideoFrame) and now - last >= interval:
                     last, self._latest = now, frame
                     np.asarray(frame.to_ndarray(format="gray")).mean()
 
-    def _spawn(self, coro: object) -> None:
-        task = asyncio.ensure_future(coro)  # type: ignore[arg-type]
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
