@@ -7,7 +7,6 @@ import uuid
 from collections.abc import AsyncIterator
 
 import pytest
-from redis.asyncio import Redis
 
 from tests.support import REDIS_URL, free_port
 from videocall.adapters.rate_limit_store import (
@@ -83,9 +82,7 @@ async def test_two_processes_share_one_redis_limit() -> None:
 
 
 async def test_redis_down_fails_open() -> None:
-    store = RedisRateLimitStore(
-        Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=0.5), "down"
-    )
+    store = RedisRateLimitStore.from_url(f"redis://127.0.0.1:{free_port()}/0", "down")
     try:
         assert (await store.hit(Rule("login", 1, 60.0), "a", T0)).allowed
     finally:

@@ -14,6 +14,8 @@ from typing import Protocol
 
 from redis.asyncio import Redis
 from redis.asyncio.client import Pipeline
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
 from redis.exceptions import RedisError, WatchError
 
 from videocall.limits import Decision, Rule, expires_in, take
@@ -74,7 +76,10 @@ class RedisRateLimitStore:
 
     @classmethod
     def from_url(cls, url: str, prefix: str) -> RedisRateLimitStore:
-        return cls(Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0), prefix)
+        # One quick retry at most: a request must not wait seconds on a Redis that is down.
+        retry = Retry(ExponentialBackoff(cap=0.05, base=0.01), 1)
+        redis = Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0, retry=retry)
+        return cls(redis, prefix)
 
     def key(self, rule: Rule, key: str) -> str:
         return f"{self.prefix}:rl:{rule.name}:{key}"
