@@ -250,6 +250,7 @@ class RedisQueueStore:
             codec.entry_from_script(rid, [raw[rid], lane, repr(seq), _score_text(deadlines, rid)])
             for lane, members in ((Lane.PRIORITY, prio), (Lane.NORMAL, normal))
             for rid, seq in members
+            if rid in raw  # always, as every write is one script; a bulk delete may interleave
         ]
         return QueueSnapshot(
             entries=tuple(e for e in entries if e is not None),
