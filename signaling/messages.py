@@ -1,0 +1,99 @@
+"""What the ``/participant`` and ``/officer`` namespaces send, as plain JSON-ready dicts.
+
+The browser modules name the events (``web/static/js/participant_live.js`` and ``officer.js``);
+the shapes are built here, in one place, from the domain's values.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from videocall.hours import OutsideServiceHours
+from videocall.queue import OfficerQueueView, ParticipantCard, WaitingListItem, WaitStatus
+from videocall.sessions import CallOutcome
+
+PARTICIPANT_NS = "/participant"
+OFFICER_NS = "/officer"
+OFFICERS_ROOM = "officers"  # every connected officer and supervisor: the queue view
+
+# /participant, server -> client
+QUEUE_STATUS = "queue_status"
+# /officer, server -> client
+QUEUE_VIEW = "queue_view"
+PRESENCE = "presence"
+# both namespaces, server -> client
+PAIRED = "paired"
+PEER_STATUS = "peer_status"
+CALL_ENDED = "call_ended"
+ERROR = "error"
+
+
+def participant_room(record_id: str) -> str:
+    return f"record:{record_id}"
+
+
+def officer_room(officer_id: str) -> str:
+    return f"officer:{officer_id}"
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment is not None else None
+
+
+def queue_status(status: WaitStatus) -> dict[str, Any]:
+    return {
+        "closed": False,
+        "position": status.position,
+        "estimated_wait_seconds": status.estimated_wait_seconds,
+        "lane": status.lane.value,
+    }
+
+
+def queue_closed(error: OutsideServiceHours) -> dict[str, Any]:
+    """Joining refused outside service hours: the page shows when it opens."""
+    return {
+        "closed": True,
+        "opens_at": _iso(error.next_opening),
+        "position": None,
+        "estimated_wait_seconds": None,
+        "code": error.code,
+        "message": error.message,
+    }
+
+
+def _item(item: WaitingListItem) -> dict[str, Any]:
+    return {
+        "record_id": item.record_id,
+        "name": item.name,
+        "nik_masked": item.nik_masked,
+        "documents": list(item.documents),
+        "lane": item.lane.value,
+        "joined_at": item.joined_at.isoformat(),
+        "wait_seconds": item.wait_seconds,
+        "connected": item.connected,
+    }
+
+
+def queue_view(view: OfficerQueueView) -> dict[str, Any]:
+    return {
+        "waiting": view.waiting,
+        "longest_wait_seconds": view.longest_wait_seconds,
+        "officers_available": view.officers_available,
+        "officers_busy": view.officers_busy,
+        "entries": [_item(i) for i in view.entries],
+    }
+
+
+def card(card: ParticipantCard) -> dict[str, Any]:
+    return {"name": card.name, "nik_masked": card.nik_masked, "documents": list(card.documents)}
+
+
+def call_ended(call_id: str, outcome: CallOutcome) -> dict[str, Any]:
+    return {
+        "session_id": call_id,
+        "reason": outcome.reason.value,
+        "ended_by": outcome.ended_by.value if outcome.ended_by else None,
+        # The participant is back at the head of the queue: the page should rejoin it.
+        "requeued": outcome.requeue,
+    }
