@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     database_url: str = ""  # default: SQLite file under DATA_DIR
     redis_url: str = ""  # set: Redis queue/presence and Socket.IO manager (scale-out)
     redis_prefix: str = "vc"
+    heartbeat_seconds: float = 2.0  # how often a process announces itself and its load
+    node_ttl_seconds: float = 10.0  # a process silent this long is dead; its calls end
+    drain_seconds: float = 300.0  # on SIGTERM: wait this long for calls in progress to end
     log_json: bool = False
     log_level: str = "INFO"
     shutdown_grace_seconds: float = 30.0

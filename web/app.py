@@ -98,6 +98,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
 def _layers() -> list[AppPlugin]:
     """The layers around the records API, in the order they wrap the app. Imported here, at
     call time, because each imports this module's neighbours (keys, auth, openapi)."""
+    import signaling.cluster
     import signaling.install
     import web.evidence_api
     import web.housekeeping
@@ -111,6 +112,7 @@ def _layers() -> list[AppPlugin]:
         web.limits_mw.install,
         web.housekeeping.install,
         signaling.install.install,
+        signaling.cluster.install,
         web.outcomes_api.install,
         web.evidence_api.install,
         web.pages.install,

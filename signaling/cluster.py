@@ -1,0 +1,151 @@
+"""This process as one node of a cluster: heartbeat with its load, media placement, dead-node
+clean-up, and draining on SIGTERM.
+
+Embedded (no ``REDIS_URL``): one node, always itself; nothing to reap. With Redis: every
+``heartbeat_seconds`` the node writes its load; a call's media goes to the least-loaded live node;
+a node silent for ``node_ttl_seconds`` is dead, and the first live node to claim it ends its open
+calls (``on_node_lost`` callbacks, e.g. requeue their participants at the head of the queue).
+
+On shutdown the node first *drains*: it announces ``draining`` (no new calls are placed on it)
+and waits for its calls to end, up to ``drain_seconds``, before the app closes the rest.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from aiohttp import web
+from redis.asyncio import Redis
+
+from videocall.adapters.node_registry import (
+    CpuMeter,
+    LocalNodes,
+    RedisNodes,
+    default_node_id,
+)
+from videocall.adapters.redis_queue import connect
+from videocall.placement import NodeInfo
+from web import keys
+
+logger = logging.getLogger(__name__)
+
+NodeLost = Callable[[NodeInfo], Awaitable[None]]
+
+
+class Cluster:
+    def __init__(
+        self, registry: LocalNodes | RedisNodes, calls: Callable[[], int], heartbeat_s: float
+    ) -> None:
+        self.registry = registry
+        self.calls = calls
+        self.heartbeat_s = heartbeat_s
+        self.draining = False
+        self.on_node_lost: list[NodeLost] = []
+        self._cpu = CpuMeter()
+        self._task: asyncio.Task[None] | None = None
+
+    @property
+    def node_id(self) -> str:
+        return self.registry.me.node_id
+
+    @property
+    def url(self) -> str:
+        return self.registry.me.url
+
+    async def place(self) -> NodeInfo:
+        """The node to host a new call's media."""
+        return await self.registry.place()
+
+    async def beat(self) -> None:
+        await self.registry.heartbeat(self.calls(), self._cpu.read(), self.draining)
+
+    async def reap(self) -> None:
+        for node in await self.registry.claim_dead():
+            logger.warning("node %s lost (last heartbeat at %.0f)", node.node_id, node.seen_at)
+            for callback in self.on_node_lost:
+                try:
+                    await callback(node)
+                except Exception:
+                    logger.exception("clean-up after node %s failed", node.node_id)
+
+    async def _loop(self) -> None:
+        while True:
+            try:
+                await self.beat()
+                await self.reap()
+            except Exception:
+                # Redis away for a moment: redis-py retries with backoff; try again next beat.
+                logger.warning("cluster heartbeat failed", exc_info=True)
+            await asyncio.sleep(self.heartbeat_s)
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(self._loop(), name="cluster-heartbeat")
+
+    async def drain(self, limit_s: float) -> None:
+        """Take no new calls; wait until ours have ended (or the limit passes)."""
+        self.draining = True
+        with contextlib.suppress(Exception):
+            await self.beat()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit_s
+        if self.calls():
+            logger.info("draining: waiting for %d call(s), up to %.0f s", self.calls(), limit_s)
+        # Calls end in the media hub, which knows nothing of draining: a slow poll is enough.
+        while self.calls() and loop.time() < deadline:  # noqa: ASYNC110
+            await asyncio.sleep(0.5)
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        with contextlib.suppress(Exception):
+            await self.registry.leave()
+
+
+CLUSTER = web.AppKey("cluster", Cluster)
+
+
+def _local_calls(app: web.Application) -> Callable[[], int]:
+    def count() -> int:
+        from signaling.media import MEDIA_HUB
+
+        hub = app.get(MEDIA_HUB)
+        return len(hub.calls) if hub is not None else 0
+
+    return count
+
+
+async def _cluster_ctx(app: web.Application) -> AsyncIterator[None]:
+    settings = app[keys.SETTINGS]
+    node_id = settings.node_id or default_node_id()
+    url = settings.effective_public_url
+    redis: Redis | None = None
+    registry: LocalNodes | RedisNodes
+    if settings.redis_url:
+        redis = connect(settings.redis_url)
+        registry = RedisNodes(redis, settings.redis_prefix, node_id, url, settings.node_ttl_seconds)
+    else:
+        registry = LocalNodes(node_id, url)
+    cluster = Cluster(registry, _local_calls(app), settings.heartbeat_seconds)
+    app[CLUSTER] = cluster
+    cluster.start()
+    yield
+    await cluster.close()
+    if redis is not None:
+        await redis.aclose()
+
+
+async def _drain_on_shutdown(app: web.Application) -> None:
+    # on_shutdown runs before cleanup_ctx closes anything: calls in progress keep their media.
+    await app[CLUSTER].drain(app[keys.SETTINGS].drain_seconds)
+
+
+def install(app: web.Application) -> None:
+    app.cleanup_ctx.append(_cluster_ctx)
+    app.on_shutdown.append(_drain_on_shutdown)
