@@ -220,11 +220,41 @@ def _set_all(gauge: Gauge, values: Mapping[str, int]) -> None:
         gauge.labels(label).set(value)
 
 
+def _queue_gauges(app: web.Application) -> Collect:
+    """The shared queue (Redis or memory) as seen at scrape time: right on every process."""
+
+    async def refresh() -> None:
+        from signaling.desk import DESK
+        from videocall.queue import officer_view
+
+        desk = app.get(DESK)
+        if desk is None:
+            return
+        metrics = app[METRICS]
+        view = officer_view(await desk.store.snapshot(), app[keys.CLOCK].now())
+        metrics.participants_waiting.set(view.waiting)
+        metrics.longest_wait.set(view.longest_wait_seconds or 0)
+        metrics.officers.labels(Presence.AVAILABLE.value).set(view.officers_available)
+        metrics.officers.labels(Presence.BUSY.value).set(view.officers_busy)
+
+    return refresh
+
+
+async def _hook_queue(app: web.Application) -> None:
+    # On startup: the signalling layer is installed after this module.
+    try:
+        import signaling.desk  # noqa: F401
+    except ModuleNotFoundError:
+        return
+    app[METRICS].on_collect(_queue_gauges(app))
+
+
 def install(app: web.Application) -> None:
     """Metrics on the app, the request middleware (outermost, so it sees final statuses)
     and ``GET /metrics``."""
     metrics = Metrics()
     app[METRICS] = metrics
     metrics.on_collect(_database_gauges(app))
+    app.on_startup.append(_hook_queue)
     app.middlewares.insert(0, metrics_middleware)
     app.router.add_get("/metrics", metrics_endpoint)

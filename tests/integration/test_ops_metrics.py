@@ -56,9 +56,8 @@ async def test_requests_by_route_template_and_status(client: Client) -> None:
 
 async def test_domain_metrics_are_exposed_with_conventional_names(client: Client) -> None:
     metrics = client.app[METRICS]
-    metrics.participants_waiting.set(3)
     metrics.wait_time.observe(42)
-    metrics.set_officers({"available": 2, "busy": 1})
+    metrics.set_officers({"away": 4})  # available/busy come from the queue at scrape time
     metrics.calls_in_progress.inc()
     metrics.call_duration.observe(300)
     metrics.decisions.labels("approved").inc()
@@ -68,10 +67,9 @@ async def test_domain_metrics_are_exposed_with_conventional_names(client: Client
     metrics.recording_bytes.inc(1024)
     metrics.webhook_failures.inc()
     data = await scrape(client)
-    assert data[("videocall_queue_participants_waiting", ())] == 3
     assert data[("videocall_queue_wait_seconds_count", ())] == 1
-    assert data[("videocall_officers", (("presence", "away"),))] == 0
-    assert data[("videocall_officers", (("presence", "available"),))] == 2
+    assert data[("videocall_officers", (("presence", "away"),))] == 4
+    assert data[("videocall_officers", (("presence", "available"),))] == 0
     assert data[("videocall_call_duration_seconds_sum", ())] == 300
     assert data[("videocall_decisions_total", (("result", "approved"),))] == 1
     assert data[("videocall_media_frames_forwarded_total", (("kind", "video"),))] == 30
@@ -99,3 +97,25 @@ async def test_without_token_only_direct_loopback(client: Client) -> None:
     await scrape(client)  # the test client is on 127.0.0.1
     resp = await client.get("/metrics", headers={"X-Forwarded-For": "203.0.113.9"})
     assert resp.status == 401
+
+
+async def test_queue_gauges_read_at_scrape_time(client: Client) -> None:
+    import socketio
+
+    person = Participant(client, make_nik(female=True))
+    await person.to_ready()
+    sio = socketio.AsyncClient(reconnection=False)
+    await sio.connect(
+        str(client.make_url("/")),
+        namespaces=["/participant"],
+        transports=["websocket"],
+        auth={"token": person.token},
+    )
+    try:
+        answer = await sio.call("join_queue", {}, namespace="/participant", timeout=10)
+        assert answer["ok"], answer
+        data = await scrape(client)
+        assert data[("videocall_queue_participants_waiting", ())] == 1
+        assert data[("videocall_officers", (("presence", "available"),))] == 0
+    finally:
+        await sio.disconnect()
