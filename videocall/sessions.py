@@ -6,7 +6,8 @@ Either side may drop out and come back within a grace window (participant 60 s, 
 default); while a side is away the other is told its peer is reconnecting. When a window runs
 out the call ends ``interrupted``:
 
-- the officer is gone: the participant goes back to the head of the queue (priority lane);
+- the officer is gone: the participant goes back to the head of the queue (priority lane), as
+  when the server hosting the call's media is lost (``MediaLost``);
 - the participant is gone: the record returns to ``ready_for_call`` (they may queue again).
 
 Hanging up ends the call ``completed`` once media flowed (the officer then records the
@@ -140,11 +141,16 @@ class Hangup:
 
 
 @dataclass(frozen=True, slots=True)
+class MediaLost:
+    """The server process hosting the call's media is gone: our failure, not the participant's."""
+
+
+@dataclass(frozen=True, slots=True)
 class Tick:
     """Time passed: ends the call if a grace window ran out (sent by the deadline sweeper)."""
 
 
-Event = Connecting | MediaConnected | Disconnected | Reconnected | Hangup | Tick
+Event = Connecting | MediaConnected | Disconnected | Reconnected | Hangup | MediaLost | Tick
 
 
 # -- effects ------------------------------------------------------------------------------
@@ -201,6 +207,8 @@ def _apply(session: CallSession, event: Event, now: datetime, config: SessionCon
             return _set_away(session, side, None), (NotifyPeer(side.other, PeerStatus.RESUMED),)
         case Hangup(side):
             return _end(session, _hangup_outcome(session, side, now))
+        case MediaLost():
+            return _end(session, _requeue_outcome(session, now, _officer_presence(session)))
     return session, ()
 
 
@@ -241,12 +249,17 @@ def _presence_after_hangup(session: CallSession, side: Side) -> Presence:
 
 
 def _officer_gone_outcome(session: CallSession, at: datetime) -> CallOutcome:
+    return _requeue_outcome(session, at, Presence.AWAY)
+
+
+def _requeue_outcome(session: CallSession, at: datetime, officer: Presence) -> CallOutcome:
+    """Cut off by our side: the participant goes back to the head of the queue."""
     away = session.participant_away
     return CallOutcome(
         reason=EndReason.INTERRUPTED,
         ended_by=None,
         ended_at=at,
-        officer_presence=Presence.AWAY,
+        officer_presence=officer,
         requeue=True,
         requeue_away_until=away.deadline if away else None,
         record_ready=True,

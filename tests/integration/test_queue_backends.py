@@ -539,6 +539,7 @@ _EVENTS: list[sessions.Event] = [
     sessions.Reconnected(Side.OFFICER),
     Hangup(Side.PARTICIPANT),
     Hangup(Side.OFFICER),
+    sessions.MediaLost(),
 ]
 # Weighted so that sequences reach calls and their endings, not only empty-queue answers.
 _OP_NAMES = (

@@ -21,6 +21,7 @@ from videocall.sessions import (
     Event,
     Hangup,
     MediaConnected,
+    MediaLost,
     NotifyPeer,
     PeerStatus,
     Phase,
@@ -139,6 +140,30 @@ def test_officer_gone_requeues_the_participant_at_the_head() -> None:
     assert outcome.record_ready
     assert outcome.officer_presence is Presence.AWAY
     assert outcome.ended_at == at(30) and outcome.call_seconds is None
+
+
+@pytest.mark.parametrize(
+    ("steps", "away_until", "presence"),
+    [
+        ([(1, MediaConnected())], None, Presence.AVAILABLE),
+        ([(1, Disconnected(PAR))], at(61), Presence.AVAILABLE),
+        ([(1, MediaConnected()), (2, Disconnected(OFF))], None, Presence.AWAY),
+    ],
+)
+def test_media_node_lost_requeues_the_participant(
+    steps: list[tuple[float, Event]], away_until: datetime | None, presence: Presence
+) -> None:
+    ended, effects = transition(run(*steps), MediaLost(), at(10))
+    outcome = ended.outcome
+    assert outcome is not None and effects == (CallEnded(outcome),)
+    assert (outcome.reason, outcome.ended_by, outcome.ended_at) == (
+        EndReason.INTERRUPTED,
+        None,
+        at(10),
+    )
+    assert outcome.requeue and outcome.record_ready and outcome.call_seconds is None
+    assert outcome.requeue_away_until == away_until
+    assert outcome.officer_presence is presence
 
 
 def test_participant_gone_returns_the_record_to_ready() -> None:
@@ -268,6 +293,7 @@ events = st.one_of(
     st.just(Tick()),
     st.sampled_from([Disconnected(PAR), Disconnected(OFF), Reconnected(PAR), Reconnected(OFF)]),
     st.sampled_from([Hangup(PAR), Hangup(OFF)]),
+    st.just(MediaLost()),
 )
 timelines = st.lists(st.tuples(st.floats(0, 90), events), max_size=25)
 
