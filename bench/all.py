@@ -49,20 +49,49 @@ def run_calls(setup: str, sweep: dict[str, tuple[int, ...]]) -> dict[str, list[d
         for n in counts:
             config = calls.CallsConfig(n, SECONDS, pipeline, setup, 0, False)
             asyncio.run(calls.run_once(config))
-            result = read_result(f"calls-{pipeline}-n{n}")
+            result = read_result(calls.result_name(config))
             assert result is not None
             runs.setdefault(pipeline, []).append(result)
     return runs
+
+
+def stored(name: str) -> dict[str, Any]:
+    result = read_result(name)
+    if result is None:
+        raise SystemExit(f"no bench/results/{name}.json: run the benchmarks first")
+    return result
+
+
+def docs_only(setup: str) -> None:
+    """Re-render docs/benchmarks.md and the plots from the stored results."""
+    queues = {b: stored(f"queue-{b}") for b in ("memory", "redis")}
+
+    def name(p: str, n: int) -> str:
+        return calls.result_name(calls.CallsConfig(n, SECONDS, p, setup, 0, False))
+
+    runs = {p: [stored(name(p, n)) for n in counts] for p, counts in SWEEP.items()}
+    plot_calls({p: [r["result"] for r in rs] for p, rs in runs.items()})
+    told_result = read_result(f"told-redis-w{TOLD_WAITING}")
+    sections = [queue_section(queues)]
+    sections += [told_section(told_result)] if told_result else []
+    sections.append(calls_section(runs, setup))
+    capacity = {p: r for p in SWEEP if (r := read_result(f"capacity-{p}")) is not None}
+    sections.append(capacity_section(capacity))
+    print(f"wrote {write_doc(sections, NOTES)}")
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--setup", choices=("auto", "signalling", "media-only"), default="auto")
     parser.add_argument("--skip-calls", action="store_true")
+    parser.add_argument("--docs-only", action="store_true", help="re-render from stored results")
     args = parser.parse_args(argv)
     setup = args.setup
     if setup == "auto":
         setup = "signalling" if signalling_ready() else "media-only"
+    if args.docs_only:
+        docs_only(setup)
+        return
     print(f"== queue ==\n(call setup for the call benchmarks: {setup})")
     queues = run_queue()
     sections = [queue_section(queues)]

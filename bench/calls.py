@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import os
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -47,6 +48,21 @@ class CallsConfig:
     workers: int
     decode_all: bool
     profile: bool = False  # py-spy the server over the window
+
+
+EXPERIMENTS = {"BENCH_NO_RECORDING": "norec", "BENCH_SERVER_MARKER_JITTER": "marker"}
+
+
+def experiments() -> list[str]:
+    """Experiment switches of the media-only stand-in that are on (bench/media_server.py)."""
+    return [tag for var, tag in EXPERIMENTS.items() if os.environ.get(var)]
+
+
+def result_name(config: CallsConfig) -> str:
+    """``calls-<pipeline>-n<N>``, suffixed for anything but the real server as it is."""
+    suffix = "-media-only" if config.setup == "media-only" else ""
+    suffix += "".join(f"-{tag}" for tag in experiments())
+    return f"calls-{config.pipeline}-n{config.calls}{suffix}"
 
 
 def check_pipeline_selectable(config: CallsConfig) -> None:
@@ -172,7 +188,8 @@ async def run_once(config: CallsConfig) -> dict[str, Any]:
         await stop_all(workers, server)
     data = {"benchmark": "calls", "config": asdict(config), "env": env, "result": summary}
     data["raw_calls"] = window["calls"]
-    write_result(f"calls-{config.pipeline}-n{config.calls}", data)
+    data["experiments"] = experiments()
+    write_result(result_name(config), data)
     print_summary(config, summary)
     return summary
 

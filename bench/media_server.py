@@ -10,14 +10,18 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import tempfile
 from pathlib import Path
 from typing import Any
 
 from aiohttp import web
+from aiortc import RTCRtpReceiver
 
+from bench.jitter import use_marker_jitter_buffer
 from videocall.adapters.media_baseline import media_call_class
 from videocall.adapters.media_call import MediaSettings
+from videocall.adapters.rtc_forward import FrameSink
 
 CALLS = web.AppKey("calls", dict)
 FACTORY = web.AppKey("factory", object)
@@ -47,6 +51,21 @@ async def close(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
+def complete_frames_on_marker() -> None:
+    """Experiment: the server's video receivers complete frames on the RTP marker bit
+    (``bench.jitter``) instead of one frame late; measures what that would save."""
+    from videocall.adapters import media_call
+
+    original = media_call.install_tap  # type: ignore[attr-defined]
+
+    def install_tap(receiver: RTCRtpReceiver, sink: FrameSink, session_id: str) -> None:
+        if receiver.track is not None and receiver.track.kind == "video":
+            use_marker_jitter_buffer(receiver)
+        original(receiver, sink, session_id)
+
+    media_call.install_tap = install_tap  # type: ignore[attr-defined]
+
+
 def create_app(pipeline: str, data_dir: Path) -> web.Application:
     settings = MediaSettings(recording_dir=data_dir / "recordings", allow_loopback=True)
     cls = media_call_class(pipeline)
@@ -63,9 +82,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description="media-only server for bench.calls")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--pipeline", choices=("ours", "aiortc-relay"), default="ours")
+    parser.add_argument(
+        "--marker-jitter", action="store_true", help="see complete_frames_on_marker"
+    )
     parser.add_argument("--data-dir", type=Path, default=Path(tempfile.mkdtemp(prefix="bench-")))
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
+    if args.marker_jitter or os.environ.get("BENCH_SERVER_MARKER_JITTER"):
+        complete_frames_on_marker()
     web.run_app(create_app(args.pipeline, args.data_dir), host="127.0.0.1", port=args.port)
 
 

@@ -1,6 +1,5 @@
-"""Findings that go under the tables of docs/benchmarks.md (edited by hand after a run)."""
+"""Findings under the tables of docs/benchmarks.md: edited by hand in bench/notes.md."""
 
-NOTES = """## Findings
+from pathlib import Path
 
-(see the report of issue 7; filled in after the final run)
-"""
+NOTES = (Path(__file__).resolve().parent / "notes.md").read_text()
