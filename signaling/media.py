@@ -232,7 +232,7 @@ def answers(event: str) -> Callable[[Handler], Callable[..., Awaitable[dict[str,
             except Exception:
                 logger.exception("media event %s failed", event)
                 err = {"code": "internal_error", "message": "internal error"}
-            await self.emit("error", {"event": event, **err}, to=sid)
+            await self.emit("error", {"event": event, "error": err}, to=sid)
             return {"ok": False, "error": err}
 
         return handler

@@ -56,5 +56,6 @@ def configure_logging(level: str = "INFO", json_lines: bool = False) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
     # aiortc/aioice debug output includes SDP with credentials: keep them at WARNING.
-    for noisy in ("aioice", "aiortc", "aiohttp.access", "engineio", "socketio"):
+    # aiosqlite logs every SQL parameter (names, phone numbers) at DEBUG.
+    for noisy in ("aioice", "aiortc", "aiohttp.access", "engineio", "socketio", "aiosqlite"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

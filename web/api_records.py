@@ -7,6 +7,7 @@ from typing import Any
 
 import sqlalchemy as sa
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 
 from videocall.accounts import Account, Role, verify_password
 from videocall.adapters import db
@@ -140,6 +141,19 @@ async def put_profile(request: web.Request) -> web.Response:
     return web.json_response(await _record_json(request, record_id))
 
 
+async def _read_multipart_file(request: web.Request, limit: int, too_large: TooLarge) -> bytes:
+    reader = await request.multipart()
+    async for part in reader:
+        if getattr(part, "name", None) == "file":
+            data = bytearray()
+            while chunk := await part.read_chunk():  # type: ignore[union-attr]
+                data += chunk
+                if len(data) > limit:
+                    raise too_large
+            return bytes(data)
+    raise ValidationError("the form has no 'file' field", code="missing_field", field="file")
+
+
 async def _read_upload(request: web.Request) -> bytes:
     limit = request.app[keys.SETTINGS].max_upload_bytes
     too_large = TooLarge(
@@ -150,16 +164,13 @@ async def _read_upload(request: web.Request) -> bytes:
     if request.content_length is not None and request.content_length > limit + 64 * 1024:
         raise too_large
     if request.content_type == "multipart/form-data":
-        reader = await request.multipart()
-        async for part in reader:
-            if getattr(part, "name", None) == "file":
-                data = bytearray()
-                while chunk := await part.read_chunk():  # type: ignore[union-attr]
-                    data += chunk
-                    if len(data) > limit:
-                        raise too_large
-                return bytes(data)
-        raise ValidationError("the form has no 'file' field", code="missing_field", field="file")
+        try:
+            return await _read_multipart_file(request, limit, too_large)
+        except (HttpProcessingError, ValueError, AssertionError):
+            # aiohttp's multipart reader refuses broken part headers and boundaries this way.
+            raise ValidationError(
+                "the form upload is malformed", code="malformed_multipart", field="file"
+            ) from None
     data = await read_limited(request, limit)
     if data is None:
         raise too_large

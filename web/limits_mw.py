@@ -195,9 +195,7 @@ class SocketEventLimiter:
 
 
 def _event_error(namespace: str, event: str, error: dict[str, Any]) -> dict[str, Any]:
-    # Same shapes as the namespaces' own error events (signaling/edge.py, signaling/media.py).
-    if namespace == "/media":
-        return {"event": event, **error}
+    # The same shape as the namespaces' own error events (signaling/edge.py, signaling/media.py).
     return {"event": event, "error": error}
 
 

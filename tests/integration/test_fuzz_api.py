@@ -13,7 +13,6 @@ import os
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-import pytest
 import requests
 import schemathesis
 from aiohttp import web
@@ -47,7 +46,7 @@ CHECKS = [
 LAST = ("/api/auth/logout",)  # would end the staff session the other operations use
 # Known 500s in routes owned by others, reproduced by a strict xfail below; fuzzed without the
 # media type that triggers them until fixed (then the xfail passes strictly: drop both).
-KNOWN_MEDIA_TYPES = {("put", "/api/me/documents/{kind}"): "multipart/form-data"}
+KNOWN_MEDIA_TYPES: dict[tuple[str, str], str] = {}
 KNOWN_OPERATIONS: set[tuple[str, str]] = set()
 
 
@@ -152,12 +151,9 @@ async def test_api_conforms_to_its_schema(app_factory: AppFactory, clock: Settab
     assert sum(s.value for s in sent if s.name.endswith("_total")) > 10 * len(spec["paths"])
 
 
-@pytest.mark.xfail(
-    strict=True, reason="known: malformed multipart part headers answer 500 (web/api_records.py)"
-)
 async def test_malformed_multipart_headers_are_a_client_error(app_factory: AppFactory) -> None:
-    """Found by the fuzzer: a part header with a control character makes aiohttp raise
-    InvalidHeader inside ``_read_upload`` (web/api_records.py), which becomes a 500."""
+    """Found by the fuzzer (fixed since): a part header with a control character makes aiohttp
+    raise InvalidHeader while reading the form."""
     client = await app_factory()
     person = Participant(client, make_nik())
     await person.register()

@@ -139,7 +139,8 @@ async def test_no_secrets_in_logs(
     person = participant_factory()
     secrets = await journey(client, person)
     lines = captured_logs.getvalue().splitlines()
-    assert len(lines) > 20, "the journey should have logged something"
+    # Registration, log-ins, reveals, views and the media session each log at least one line.
+    assert len(lines) > 5, "the journey should have logged something"
     for line in lines:
         json.loads(line)  # every line is one JSON object
     needles = {
