@@ -20,6 +20,7 @@ import base64
 import functools
 import json
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any, Literal
 
@@ -36,6 +37,7 @@ from videocall.quality import hint_text
 from videocall.quality_monitor import QualityEvent
 from videocall.turn import ice_servers
 from web import keys
+from web.metrics import METRICS
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +111,8 @@ class MediaHub:
         self._pending: set[asyncio.Future[Any]] = set()
         self._recording: set[str] = set()
         self._offered: dict[str, set[str]] = {}
+        self._started: dict[str, float] = {}
+        self.metrics = app.get(METRICS)
         self.media_settings = MediaSettings(
             recording_dir=settings.recordings_dir,
             snapshot_dir=settings.snapshots_dir,
@@ -135,6 +139,8 @@ class MediaHub:
                 # Media runs in real time whatever clock the records use (tests set that one).
             )
             self.calls[session_id] = call
+            self._started[session_id] = time.monotonic()
+            self._gauge_calls()
             return call
 
     async def start_recording_if_consented(
@@ -162,6 +168,7 @@ class MediaHub:
         if call is None:
             return None
         summary = (await call.close()).as_dict()
+        self._count_ended(session_id, call, summary)
         quality = summary["quality"]
         await self.app[keys.SESSIONS].update_media(
             session_id,
@@ -174,6 +181,22 @@ class MediaHub:
         )
         return summary
 
+    def _gauge_calls(self) -> None:
+        if self.metrics is not None:
+            self.metrics.calls_in_progress.set(len(self.calls))
+
+    def _count_ended(self, session_id: str, call: MediaCall, summary: dict[str, Any]) -> None:
+        started = self._started.pop(session_id, None)
+        self._gauge_calls()
+        if self.metrics is None:
+            return
+        if started is not None:
+            self.metrics.call_duration.observe(time.monotonic() - started)
+        self.metrics.recording_bytes.inc(sum(s["size_bytes"] for s in summary["segments"]))
+        for kind, totals in getattr(call, "forward_totals", {}).items():
+            self.metrics.frames_forwarded.labels(kind).inc(totals["forwarded"])
+            self.metrics.frames_dropped.labels(kind).inc(totals["dropped"])
+
     async def close_all(self) -> None:
         for session_id in list(self.calls):
             try:
@@ -182,6 +205,8 @@ class MediaHub:
                 logger.exception("session %s: closing media failed", session_id)
 
     def _on_quality(self, session_id: str, side: Side, event: QualityEvent) -> None:
+        if self.metrics is not None:
+            self.metrics.quality_classes.labels(event.measure, event.level).inc()
         payload = event.as_dict()
         officer = {"side": side, **payload}
         tasks = [

@@ -35,6 +35,7 @@ from videocall.webhooks import Backoff, parse_endpoints
 from web import keys
 from web.api_records import api
 from web.auth import require_staff
+from web.metrics import METRICS
 from web.openapi import read_json
 
 OUTCOMES = web.AppKey("outcomes", SqlOutcomes)
@@ -194,6 +195,8 @@ async def post_decision(request: web.Request) -> web.Response:
         # SHA-256 exists as evidence when the decision is checked and stored.
         await end_local_media(app, session_id)
     stored = await app[OUTCOMES].decide(session_id, account, decision, app[keys.CLOCK].now())
+    if METRICS in app:
+        app[METRICS].decisions.labels(decision.result.value).inc()
     _wake_worker(app)
     return _json(DecisionOut(**stored.public()), status=201)
 

@@ -136,6 +136,17 @@ async def test_media_over_socketio_forwards_records_and_snapshots(client, partic
     assert segments and len(segments[0]["sha256"]) == 64 and segments[0]["duration_s"] > 0.5
     assert stored.snapshots[0]["kind"] == "ktp"
     assert "participant" in stored.quality_summary
+    metrics = await (await client.get("/metrics")).text()
+    values = {
+        line.split(" ")[0]: float(line.split(" ")[1])
+        for line in metrics.splitlines()
+        if line and not line.startswith("#")
+    }
+    forwarded = [v for k, v in values.items() if "media_frames_forwarded_total" in k]
+    assert sum(forwarded) > 20
+    assert next(v for k, v in values.items() if "recording_bytes" in k) > 10_000
+    assert any("quality_classes" in k and 'level="bad"' in k for k in values)
+    assert next(v for k, v in values.items() if k.endswith("calls_in_progress")) == 0
 
 
 async def test_media_errors_keep_the_connection_usable(client, participant_factory):

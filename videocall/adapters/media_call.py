@@ -167,6 +167,8 @@ class MediaCall:
             asyncio.get_running_loop(),
         )
         self._snapshots = 0
+        # Frames forwarded to / dropped for each side's connection, summed over reconnects.
+        self.forward_totals = {k: {"forwarded": 0, "dropped": 0} for k in KINDS}
         self._closed = False
         self._summary: CallSummary | None = None
         self._stats_task = asyncio.create_task(self._poll_stats())
@@ -348,6 +350,11 @@ class MediaCall:
             return
         for kind in KINDS:
             self._pli[(side, kind)].set_upstream(None)
+            track = leg.forward.get(kind)
+            if track is not None:
+                totals = self.forward_totals[kind]
+                totals["forwarded"] += track.forwarded
+                totals["dropped"] += track.dropped
         await leg.pc.close()
         logger.info("session %s: %s connection closed", self.session_id, side)
 

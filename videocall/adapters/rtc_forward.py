@@ -237,6 +237,7 @@ class ForwardTrack(MediaStreamTrack):
         self._offset = 0
         self._last_ts: int | None = None
         self.forwarded = 0
+        self.dropped = 0
 
     def push(self, frame: EncodedFrame, source_id: int) -> None:
         if not self._reading or self.readyState != "live":
@@ -283,6 +284,7 @@ class ForwardTrack(MediaStreamTrack):
     def _drop_backlog(self) -> None:
         while not self._queue.empty():
             self._queue.get_nowait()
+            self.dropped += 1
         self._need_keyframe = self.kind == "video"
         self._request_keyframe()
 
