@@ -350,6 +350,7 @@ async def _outcomes_ctx(app: web.Application) -> AsyncIterator[None]:
         timeout_seconds=settings.webhook_timeout_seconds,
         poll_seconds=settings.webhook_poll_seconds,
         rng=random.Random(),
+        on_attempt_failed=_count_webhook_failure(app),
     )
     app[WORKER] = worker
     app[keys.EXTRAS]["webhook_worker"] = worker
@@ -358,6 +359,16 @@ async def _outcomes_ctx(app: web.Application) -> AsyncIterator[None]:
         yield
     finally:
         await worker.close()
+
+
+def _count_webhook_failure(app: web.Application) -> Any:
+    metrics = app.get(METRICS)
+
+    def count(_final: bool) -> None:
+        if metrics is not None:
+            metrics.webhook_failures.inc()
+
+    return count
 
 
 def install(app: web.Application) -> None:

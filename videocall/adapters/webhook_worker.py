@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -226,8 +226,11 @@ class WebhookWorker:
         poll_seconds: float = 1.0,
         rng: random.Random | None = None,
         backlog: timedelta = timedelta(days=30),
+        on_attempt_failed: Callable[[bool], None] | None = None,
     ) -> None:
         self.store = store
+        # Told of every failed attempt; True when it was the last one (parked as failed).
+        self.on_attempt_failed = on_attempt_failed
         self.endpoints = {e.url: e for e in endpoints}
         self.backoff = backoff
         self.clock = clock
@@ -321,6 +324,8 @@ class WebhookWorker:
     async def _after_failure(self, item: Claimed, error: str) -> None:
         now = self.clock.now()
         at = self.backoff.next_attempt(item.attempts, item.deadline_at, now, self.rng.random())
+        if self.on_attempt_failed is not None:
+            self.on_attempt_failed(at is None)
         if at is None:
             await self.store.failed(item.delivery_id, error)
             logger.warning(
