@@ -153,9 +153,25 @@ def calls_section(runs: Mapping[str, Sequence[dict[str, Any]]], setup: str) -> s
     return (
         f"## Calls (setup: {setup})\n\n"
         + table(header, rows)
+        + ratio_line(runs)
         + "\n\n![server CPU per call](img/bench-cpu-per-call.png)\n"
         + "![server cores](img/bench-server-cores.png)\n"
     )
+
+
+def ratio_line(runs: Mapping[str, Sequence[dict[str, Any]]]) -> str:
+    """Baseline / ours CPU per call-second at the smallest call count both ran."""
+    by_n = {
+        p: {r["result"]["calls"]: r["result"]["cpu_per_call_s"] for r in rs}
+        for p, rs in runs.items()
+    }
+    ours, relay = by_n.get("ours", {}), by_n.get("aiortc-relay", {})
+    common = sorted(set(ours) & set(relay))
+    if not common or not ours[common[0]]:
+        return "\n"
+    n = common[0]
+    ratio = relay[n] / ours[n]
+    return f"\n\naiortc-relay / ours, server CPU per call-second at {n} call(s): {ratio:.1f}×\n"
 
 
 def capacity_section(results: Mapping[str, dict[str, Any]]) -> str:
