@@ -186,6 +186,7 @@ async def run_once(config: CallsConfig) -> dict[str, Any]:
         summary = summarize(config, window, server.peak_rss_mb())
     finally:
         await stop_all(workers, server)
+    server.remove_files()
     data = {"benchmark": "calls", "config": asdict(config), "env": env, "result": summary}
     data["raw_calls"] = window["calls"]
     data["experiments"] = experiments()

@@ -85,12 +85,13 @@ def main() -> None:
     parser.add_argument(
         "--marker-jitter", action="store_true", help="see complete_frames_on_marker"
     )
-    parser.add_argument("--data-dir", type=Path, default=Path(tempfile.mkdtemp(prefix="bench-")))
+    parser.add_argument("--data-dir", type=Path, help="default: a new temporary directory")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     if args.marker_jitter or os.environ.get("BENCH_SERVER_MARKER_JITTER"):
         complete_frames_on_marker()
-    web.run_app(create_app(args.pipeline, args.data_dir), host="127.0.0.1", port=args.port)
+    data_dir = args.data_dir or Path(tempfile.mkdtemp(prefix="bench-media-"))
+    web.run_app(create_app(args.pipeline, data_dir), host="127.0.0.1", port=args.port)
 
 
 if __name__ == "__main__":

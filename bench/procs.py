@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import socket
 import sys
 import tempfile
@@ -50,6 +51,11 @@ class ServerProcess:
         rss: int = self.ps.memory_info().rss
         return round(rss / 2**20, 1)
 
+    def remove_files(self) -> None:
+        """Recordings and logs of a run that went well (kept after a failure)."""
+        if not os.environ.get("BENCH_KEEP_FILES"):
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
     async def stop(self) -> None:
         if self.proc.returncode is None:
             self.proc.terminate()
@@ -60,9 +66,9 @@ class ServerProcess:
                 await self.proc.wait()
 
 
-def server_command(setup: str, pipeline: str, port: int) -> list[str]:
+def server_command(setup: str, pipeline: str, port: int, data_dir: Path) -> list[str]:
     if setup == "media-only":
-        module = ["-m", "bench.media_server", "--pipeline", pipeline]
+        module = ["-m", "bench.media_server", "--pipeline", pipeline, "--data-dir", str(data_dir)]
         return [sys.executable, *module, "--port", str(port)]
     return [sys.executable, "server.py", "--port", str(port)]
 
@@ -106,7 +112,7 @@ async def start_server(setup: str, pipeline: str) -> ServerProcess:
     data_dir = Path(tempfile.mkdtemp(prefix=f"bench-{pipeline}-"))
     log = (data_dir / "server.log").open("wb")
     proc = await asyncio.create_subprocess_exec(
-        *server_command(setup, pipeline, port),
+        *server_command(setup, pipeline, port, data_dir),
         cwd=ROOT,
         env=server_env(pipeline, data_dir),
         stdout=log,

@@ -124,6 +124,7 @@ async def run(waiting: int, accepts: int, burst: bool) -> dict[str, Any]:
             await pair.close()
         await server.stop()
         await clear(prefix)
+    server.remove_files()
     config = {"waiting": waiting, "accepts": accepts, "burst": burst, "backend": "redis"}
     data = {"benchmark": "told", "config": config, "env": env, "result": result}
     write_result(f"told-redis-w{waiting}{'-burst' if burst else ''}", data)
