@@ -100,6 +100,7 @@ def _layers() -> list[AppPlugin]:
     call time, because each imports this module's neighbours (keys, auth, openapi)."""
     import signaling.cluster
     import signaling.install
+    import web.dashboard_api
     import web.evidence_api
     import web.housekeeping
     import web.limits_mw
@@ -115,6 +116,7 @@ def _layers() -> list[AppPlugin]:
         signaling.cluster.install,
         web.outcomes_api.install,
         web.evidence_api.install,
+        web.dashboard_api.install,
         web.pages.install,
     ]
 
