@@ -40,16 +40,37 @@ function button(key, onClick, cls = "secondary") {
 async function refresh() {
   $("err-reviews").hidden = true;
   try {
-    const [reviews, failed] = await Promise.all([call("GET", "/api/reviews"), call("GET", "/api/webhooks/failed")]);
+    const [reviews, failed, dash] = await Promise.all([
+      call("GET", "/api/reviews"),
+      call("GET", "/api/webhooks/failed"),
+      call("GET", "/api/dashboard"),
+    ]);
     state.reviews = reviews.items;
     state.failed = failed.items;
     render();
+    renderDashboard(dash);
     $("refreshed-at").textContent = t("dash.refreshed_at", { time: new Date().toLocaleTimeString(i18n.locale()) });
   } catch (err) {
     const box = $("err-reviews");
     box.textContent = `⚠ ${errorText(err)}`;
     box.hidden = false;
   }
+}
+
+function duration(seconds) {
+  if (seconds === null || seconds === undefined) return "–";
+  const s = Math.round(seconds);
+  return s >= 60 ? t("dash.minutes", { m: Math.round(s / 60) }) : t("dash.seconds", { s });
+}
+
+function renderDashboard(dash) {
+  $("dash-queue").textContent = String(dash.waiting);
+  $("dash-longest").textContent = duration(dash.longest_wait_seconds);
+  $("dash-officers").textContent = `${dash.officers_available} / ${dash.officers_busy}`;
+  $("dash-calls").textContent = String(dash.calls_today);
+  $("dash-wait").textContent = `${duration(dash.wait_median_seconds)} / ${duration(dash.wait_p90_seconds)}`;
+  const results = Object.entries(dash.decisions_today).map(([r, n]) => `${t(`result_code.${r}`)}: ${n}`);
+  $("dash-decisions").textContent = results.length ? results.join(", ") : "0";
 }
 
 function render() {
