@@ -8,7 +8,9 @@ import queue
 import aioice.ice
 import pytest
 from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
+from aiortc.jitterbuffer import JitterBuffer
 from aiortc.rtcrtpreceiver import StreamStatistics
+from aiortc.rtp import RtpPacket
 from media_peers import PatternTrack, wait_for
 
 from videocall.adapters import rtc_forward
@@ -34,6 +36,37 @@ def test_receiver_internals_exist() -> None:
         {"packets_expected", "packets_received", "max_seq"} <= set(dir(StreamStatistics(90000))),
         "StreamStatistics counters",
     )
+
+
+def test_jitter_buffer_internals_exist() -> None:
+    init = inspect.getsource(RTCRtpReceiver.__init__)
+    require("self.__jitter_buffer = JitterBuffer(" in init, "receiver jitter buffer attribute")
+    handle = inspect.getsource(RTCRtpReceiver._handle_rtp_packet)
+    require("self.__jitter_buffer.add(packet)" in handle, "jitter buffer add()")
+    add = inspect.getsource(JitterBuffer.add)
+    require("self._remove_frame(packet.sequence_number)" in add, "JitterBuffer._remove_frame")
+    buffer = JitterBuffer(capacity=16, is_video=True)
+    require(
+        {"_origin", "_packets"} <= set(vars(buffer)) and hasattr(buffer, "remove"),
+        "JitterBuffer _origin/_packets/remove",
+    )
+
+
+def test_marker_jitter_buffer_completes_frames_on_the_marker_bit() -> None:
+    buffer = rtc_forward.MarkerJitterBuffer(capacity=16, is_video=True)
+    first = [RtpPacket(sequence_number=10 + i, timestamp=3000, marker=i == 2) for i in range(3)]
+    for packet, data in zip(first, (b"a", b"b", b"c"), strict=True):
+        packet._data = data
+    assert buffer.add(first[0])[1] is None
+    assert buffer.add(first[1])[1] is None
+    frame = buffer.add(first[2])[1]  # aiortc's own buffer would wait for the next frame here
+    assert frame is not None and frame.data == b"abc" and frame.timestamp == 3000
+    lost_marker = RtpPacket(sequence_number=13, timestamp=6000)
+    lost_marker._data = b"d"
+    assert buffer.add(lost_marker)[1] is None
+    nxt = RtpPacket(sequence_number=14, timestamp=9000, marker=True)
+    nxt._data = b"e"
+    assert buffer.add(nxt)[1].data == b"d"  # the next frame's start completes the last one
 
 
 def test_sender_internals_exist() -> None:
