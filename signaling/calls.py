@@ -17,6 +17,7 @@ import socketio
 from aiohttp import web
 
 from signaling import messages as msg
+from signaling.cluster import CLUSTER
 from videocall.errors import Conflict, InvalidTransition, NotFound, VideoCallError
 from videocall.queue import Pairing, QueueStore
 from videocall.sessions import (
@@ -64,14 +65,13 @@ class CallControl:
     async def start(self, pairing: Pairing, officer_actor: str) -> dict[str, Any]:
         """Open the SQL session (record -> in_call) and tell the participant; returns what
         the officer needs to open the call."""
-        settings = self.app[keys.SETTINGS]
         try:
             await self.app[keys.SESSIONS].start(
                 record_id=pairing.record_id,
                 officer_id=pairing.officer_id,
                 officer_actor=officer_actor,
                 now=pairing.paired_at,
-                node=settings.node_id or None,
+                node=await self._place(),
                 session_id=pairing.call_id,
             )
         except Exception as exc:
@@ -109,20 +109,34 @@ class CallControl:
             "session_id": call_id,
             "record_id": pairing.record_id,
             "code": row.random_code,
-            "media": self._ticket(call_id, side),
+            "media": await self._ticket(call_id, side, row.node),
         }
         if side is Side.OFFICER:
             body["participant"] = msg.card(pairing.entry.card)
             body["lane"] = pairing.entry.lane.value
         return body
 
-    def _ticket(self, call_id: str, side: Side) -> dict[str, Any] | None:
+    async def _place(self) -> str | None:
+        """The node to host the call's media: the least-loaded live one in a cluster."""
+        cluster = self.app.get(CLUSTER)
+        if cluster is None:
+            return self.app[keys.SETTINGS].node_id or None
+        return (await cluster.place()).node_id
+
+    async def _node_url(self, node_id: str | None) -> str:
+        cluster = self.app.get(CLUSTER)
+        if cluster is None or node_id is None:
+            return ""  # this process, at the public URL
+        nodes = await cluster.registry.nodes()
+        return next((n.url for n in nodes if n.node_id == node_id), "")
+
+    async def _ticket(self, call_id: str, side: Side, node_id: str | None) -> dict[str, Any] | None:
         # Imported here: the media layer pulls in aiortc, which the queue does not need.
         from signaling.media import MEDIA_HUB, media_ticket
 
         if MEDIA_HUB not in self.app:
             return None
-        return media_ticket(self.app, call_id, side.value)
+        return media_ticket(self.app, call_id, side.value, await self._node_url(node_id))
 
     # -- events ---------------------------------------------------------------------------
 

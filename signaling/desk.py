@@ -25,10 +25,12 @@ from redis.asyncio import Redis
 
 from signaling import messages as msg
 from signaling.calls import CallControl
+from signaling.cluster import CLUSTER
 from videocall.adapters.memory_queue import MemoryQueueStore
 from videocall.adapters.redis_queue import RedisQueueStore, connect
 from videocall.errors import Conflict, NotAllowed, NotFound
 from videocall.hours import OutsideServiceHours, ServiceHours, ensure_open
+from videocall.placement import NodeInfo
 from videocall.presence import Presence
 from videocall.queue import (
     ParticipantCard,
@@ -41,7 +43,15 @@ from videocall.queue import (
     wait_statuses,
 )
 from videocall.records import Record, RecordState
-from videocall.sessions import Disconnected, Hangup, Reconnected, SessionConfig, Side, Tick
+from videocall.sessions import (
+    Disconnected,
+    Hangup,
+    MediaLost,
+    Reconnected,
+    SessionConfig,
+    Side,
+    Tick,
+)
 from web import keys
 
 logger = logging.getLogger(__name__)
@@ -258,6 +268,20 @@ class CallDesk:
             )
         return statuses
 
+    async def node_lost(self, node: NodeInfo) -> None:
+        """A dead node's calls end at once; their participants go back to the head."""
+        for row in await self.app[keys.SESSIONS].open_on_node(node.node_id):
+            if await self.calls.event(row.id, MediaLost()):
+                logger.warning(
+                    "call %s: media node %s lost, participant requeued", row.id, node.node_id
+                )
+
+    def _watch_cluster(self) -> None:
+        # The cluster opens after the desk (install order), so hook on the first sweep.
+        cluster = self.app.get(CLUSTER)
+        if cluster is not None and self.node_lost not in cluster.on_node_lost:
+            cluster.on_node_lost.append(self.node_lost)
+
     async def sweep(self) -> None:
         """End the grace windows that ran out by now."""
         now = self.now()
@@ -273,6 +297,7 @@ class CallDesk:
         since_refresh = 0.0
         while not self._closing:
             try:
+                self._watch_cluster()
                 await self.sweep()
                 since_refresh += SWEEP_SECONDS
                 if since_refresh >= VIEW_REFRESH_SECONDS:

@@ -20,6 +20,7 @@ from tests.conftest import Participant
 from tests.support import REDIS_URL, SettableClock
 from videocall.accounts import Account, Role
 from videocall.adapters.redis_queue import RedisQueueStore, connect
+from videocall.placement import NodeInfo
 from web import keys
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -463,3 +464,24 @@ async def test_a_call_with_media_completes_and_feeds_the_estimate(world: World) 
     await officer.call("set_presence", {"presence": "away"})
     # Nobody on duty: unknown again.
     await p2.next("queue_status", lambda s: s == {**status, "estimated_wait_seconds": None})
+
+
+async def test_a_lost_media_node_requeues_at_the_head(world: World) -> None:
+    _, officer = await world.officer("budi")
+    person, p1 = await world.participant()
+    _, p2 = await world.participant()
+    await p1.call("join_queue")
+    await p2.call("join_queue")
+    await officer.call("set_presence", {"presence": "available"})
+    reply = await officer.call("accept_next")
+    row = await world.app[keys.SESSIONS].get(reply["session_id"])
+    assert row.node  # placed on a node of the cluster
+    await p2.next("queue_status", lambda s: s["position"] == 1)
+    p2.events.clear()
+    await world.app[DESK].node_lost(NodeInfo(row.node, "", 0, 0.0, False, 0.0))
+    ended = await p1.next("call_ended")
+    assert (ended["reason"], ended["requeued"]) == ("interrupted", True)
+    await officer.next("presence", lambda p: p["presence"] == "available")
+    assert await world.record_state(person) == "ready_for_call"
+    assert (await p1.call("join_queue"))["queue"]["lane"] == "priority"
+    assert await p2.next("queue_status", lambda s: s["position"] == 2)
