@@ -46,6 +46,7 @@ class Cluster:
         self.on_node_lost: list[NodeLost] = []
         self._cpu = CpuMeter()
         self._task: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     @property
     def node_id(self) -> str:
@@ -72,14 +73,15 @@ class Cluster:
                     logger.exception("clean-up after node %s failed", node.node_id)
 
     async def _loop(self) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 await self.beat()
                 await self.reap()
             except Exception:
                 # Redis away for a moment: redis-py retries with backoff; try again next beat.
                 logger.warning("cluster heartbeat failed", exc_info=True)
-            await asyncio.sleep(self.heartbeat_s)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.heartbeat_s)
 
     def start(self) -> None:
         if self._task is None:
@@ -99,10 +101,14 @@ class Cluster:
             await asyncio.sleep(0.5)
 
     async def close(self) -> None:
+        # Stop by a flag, not by cancelling: on Python 3.11 redis-py's wait_for can swallow a
+        # cancellation in the middle of a command, and the loop would never end.
+        self._stopping.set()
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            done, _ = await asyncio.wait({self._task}, timeout=self.heartbeat_s + 5)
+            if not done:
+                self._task.cancel()
+                await asyncio.wait({self._task}, timeout=1)
             self._task = None
         with contextlib.suppress(Exception):
             await self.registry.leave()

@@ -11,6 +11,7 @@ connected to any server process. Namespaces are registered here, in one place:
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import logging
 from collections.abc import AsyncIterator
@@ -68,3 +69,8 @@ async def _shutdown(app: web.Application) -> AsyncIterator[None]:
         await sio.shutdown()
     except Exception:  # pragma: no cover - best effort at shutdown
         logger.warning("socket.io shutdown failed", exc_info=True)
+    # The Redis manager's pub/sub listener runs until cancelled; python-socketio never stops it.
+    listener = getattr(sio.manager, "thread", None)
+    if listener is not None:
+        listener.cancel()
+        await asyncio.gather(listener, return_exceptions=True)

@@ -280,7 +280,7 @@ class MediaNamespace(socketio.AsyncNamespace):
         try:
             session_id, side = self.hub.tickets.verify(token)
         except Unauthenticated as exc:
-            raise socketio.exceptions.ConnectionRefusedError(exc.to_dict()) from None
+            raise socketio.exceptions.ConnectionRefusedError(exc.message, exc.to_dict()) from None
         await self.save_session(sid, {"session_id": session_id, "side": side})
         await self.enter_room(sid, session_id)
         await self.enter_room(sid, f"{session_id}:{side}")

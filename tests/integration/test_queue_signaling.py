@@ -15,7 +15,6 @@ from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from signaling.desk import DESK
-from signaling.install import SIO
 from tests.conftest import Participant
 from tests.support import REDIS_URL, SettableClock
 from videocall.accounts import Account, Role
@@ -83,13 +82,7 @@ async def desk_client(
     prefix = f"test-desk-{uuid.uuid4().hex[:12]}"
     client = await app_factory(redis_url=REDIS_URL, redis_prefix=prefix)
     yield client
-    # signaling/install.py does not stop the Redis manager's listener task on shutdown (reported
-    # to its owner); stop it here so the leaked-task check judges our own tasks.
-    listener = getattr(client.app[SIO].manager, "thread", None)
     await client.close()  # before deleting the keys: no handler may run meanwhile
-    if listener is not None:
-        listener.cancel()
-        await asyncio.gather(listener, return_exceptions=True)
     redis = connect(REDIS_URL)
     await RedisQueueStore(redis, prefix=prefix).clear()
     await redis.aclose()
