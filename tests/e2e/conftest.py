@@ -121,7 +121,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         log.close()
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API runs an event loop on the main thread while it
+# is open, and the asyncio tests that come after this package need that thread's loop free.
+@pytest.fixture(scope="package")
 def playwright_instance() -> Iterator[object]:
     if not CHROMIUM.exists():
         pytest.skip("Debian chromium missing: run `make chromium`")
@@ -137,7 +139,7 @@ def launch(playwright: object, extra_args: list[str] | None = None) -> object:
     )
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(playwright_instance: object) -> Iterator[object]:
     b = launch(playwright_instance)
     yield b
