@@ -275,6 +275,13 @@ class CallDesk:
                 logger.warning(
                     "call %s: media node %s lost, participant requeued", row.id, node.node_id
                 )
+                # The call's end reads "officer_lost"; say in the history that it was the server.
+                await self.app[keys.SERVICE].note(
+                    row.record_id,
+                    "media_node_lost",
+                    actor="system:cluster",
+                    detail={"session_id": row.id, "node": node.node_id},
+                )
 
     def _watch_cluster(self) -> None:
         # The cluster opens after the desk (install order), so hook on the first sweep.

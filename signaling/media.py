@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import functools
 import json
 import logging
@@ -30,9 +31,12 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticError
 
+from signaling.cluster import CLUSTER
+from signaling.media_control import SWEEP_SECONDS, MediaControl
 from videocall.adapters.media_baseline import media_call_class
 from videocall.adapters.media_call import IceServer, MediaCall, MediaSettings, Side
-from videocall.errors import Conflict, NotAllowed, Unauthenticated, VideoCallError
+from videocall.adapters.redis_queue import connect
+from videocall.errors import Conflict, NotAllowed, NotFound, Unauthenticated, VideoCallError
 from videocall.quality import hint_text
 from videocall.quality_monitor import QualityEvent
 from videocall.turn import ice_servers
@@ -123,6 +127,8 @@ class MediaHub:
             ),
             allow_loopback=settings.allow_loopback_ice,
         )
+        # Set in a cluster (Redis): lets other processes end the calls whose media is here.
+        self.control: MediaControl | None = None
 
     async def call_for(self, session_id: str) -> MediaCall:
         async with self._lock:
@@ -141,7 +147,22 @@ class MediaHub:
             self.calls[session_id] = call
             self._started[session_id] = time.monotonic()
             self._gauge_calls()
-            return call
+        await self._announce(session_id)
+        return call
+
+    @property
+    def node_id(self) -> str:
+        cluster = self.app.get(CLUSTER)
+        return cluster.node_id if cluster is not None else self.app[keys.SETTINGS].node_id
+
+    async def _announce(self, session_id: str) -> None:
+        if self.control is None:
+            return
+        try:
+            await self.control.hosting(session_id, self.node_id)
+        except Exception:
+            # The call goes on; only a decision taken on another node misses the wait.
+            logger.warning("session %s: could not announce its media node", session_id)
 
     async def start_recording_if_consented(
         self, session_id: str, call: MediaCall, side: Side
@@ -176,10 +197,33 @@ class MediaHub:
             quality_summary={side: q["summary"] for side, q in quality.items()},
             quality_series={side: q["series"] for side, q in quality.items()},
         )
+        if self.control is not None:
+            # After the recording is stored: whoever waits on the host key may read it now.
+            try:
+                await self.control.released(session_id)
+            except Exception:
+                logger.warning("session %s: could not release its media node", session_id)
         await self.sio.emit(
             "ended", {"session_id": session_id}, room=session_id, namespace=NAMESPACE
         )
         return summary
+
+    async def sweep(self) -> None:
+        """Close the calls that ended on another process (asked to, or their session ended)."""
+        if self.control is None or not self.calls:
+            return
+        ids = list(self.calls)
+        asked = await self.control.asked_to_end(ids)
+        for session_id in ids:
+            if session_id in asked or await self._session_ended(session_id):
+                logger.info("session %s: call ended elsewhere, closing its media", session_id)
+                await self.end(session_id)
+
+    async def _session_ended(self, session_id: str) -> bool:
+        try:
+            return (await self.app[keys.SESSIONS].get(session_id)).ended_at is not None
+        except NotFound:
+            return False
 
     def _gauge_calls(self) -> None:
         if self.metrics is not None:
@@ -237,6 +281,15 @@ async def end_local_media(app: web.Application, session_id: str) -> dict[str, An
     """Close a call's media if this process hosts it (stores recording and quality)."""
     hub = app.get(MEDIA_HUB)
     return await hub.end(session_id) if hub is not None else None
+
+
+async def end_remote_media(app: web.Application, session_id: str) -> None:
+    """When another process hosts the call's media: ask it to close the call and wait (at most
+    ``END_WAIT_SECONDS``) until it has stored the recording."""
+    hub = app.get(MEDIA_HUB)
+    if hub is None or hub.control is None:
+        return
+    await hub.control.end_elsewhere(session_id, hub.node_id)
 
 
 Handler = Callable[..., Awaitable[dict[str, Any]]]
@@ -329,12 +382,34 @@ class MediaNamespace(socketio.AsyncNamespace):
         return {s: call.quality_levels(s) for s in ("participant", "officer")}
 
 
+async def _sweep_forever(hub: MediaHub, stopping: asyncio.Event) -> None:
+    while not stopping.is_set():
+        try:
+            await hub.sweep()
+        except Exception:
+            logger.warning("media sweep failed", exc_info=True)  # Redis away: next round
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stopping.wait(), SWEEP_SECONDS)
+
+
 def register(app: web.Application, sio: socketio.AsyncServer) -> None:
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
+        settings = app[keys.SETTINGS]
         hub = MediaHub(app, sio)
         app[MEDIA_HUB] = hub
         sio.register_namespace(MediaNamespace(hub))
+        redis = connect(settings.redis_url) if settings.redis_url else None
+        if redis is not None:
+            hub.control = MediaControl(redis, settings.redis_prefix)
+        # Stopped by a flag, not a cancel: redis-py on 3.11 can swallow a cancellation.
+        stopping = asyncio.Event()
+        sweeper = asyncio.create_task(_sweep_forever(hub, stopping), name="media-sweeper")
         yield
+        stopping.set()
+        if not (await asyncio.wait({sweeper}, timeout=SWEEP_SECONDS + 6))[0]:
+            sweeper.cancel()
         await hub.close_all()
+        if redis is not None:
+            await redis.aclose()
 
     app.cleanup_ctx.append(lifecycle)

@@ -14,7 +14,7 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from signaling.media import end_local_media
+from signaling.media import end_local_media, end_remote_media
 from videocall.accounts import Role
 from videocall.adapters.sql_outcomes import SqlOutcomes
 from videocall.adapters.webhook_worker import WebhookStore, WebhookWorker
@@ -194,6 +194,7 @@ async def post_decision(request: web.Request) -> web.Response:
         # The decision ends the call: close its media here first, so that the recording's
         # SHA-256 exists as evidence when the decision is checked and stored.
         await end_local_media(app, session_id)
+        await end_remote_media(app, session_id)
     stored = await app[OUTCOMES].decide(session_id, account, decision, app[keys.CLOCK].now())
     if METRICS in app:
         app[METRICS].decisions.labels(decision.result.value).inc()
