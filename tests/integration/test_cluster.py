@@ -8,10 +8,11 @@ import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
+import av
 import pytest
 import sqlalchemy as sa
 
-from tests.cluster_support import Rig, pair
+from tests.cluster_support import HEARTBEAT_SECONDS, NODE_TTL_SECONDS, Rig, pair
 from tests.conftest import _create_pg_database, _drop_pg_database
 from tests.integration.media_peers import wait_for
 from tests.integration.outcomes_support import APPROVE
@@ -89,3 +90,51 @@ async def test_pairing_across_nodes_media_on_least_loaded_and_decided_elsewhere(
     segments = row["recording"]["segments"]  # type: ignore[index]
     assert segments and segments[0]["size_bytes"] > 10_000
     assert row["quality_summary"]
+
+
+async def test_media_node_killed_mid_call_requeues_and_pairs_again_elsewhere(rig: Rig) -> None:
+    nodes = await rig.start(3)
+    person, p_sock = await rig.participant(nodes[0])
+    staff, o_sock = await rig.officer(nodes[1])
+    await p_sock.call("join_queue")
+    reply, paired = await pair(p_sock, o_sock)
+    host = rig.node_at(reply["media"]["url"])
+    survivors = [n for n in nodes if n is not host]
+    # A browser whose signalling node died reconnects through the proxy to another one; move
+    # such a side now, so that what follows is the media node's loss alone.
+    if p_sock.url == host.url:
+        p_sock = await rig.participant_socket(person, survivors[0])
+        assert "call" in await p_sock.call("join_queue")
+    if o_sock.url == host.url:
+        o_sock = await rig.officer_socket(staff.account, staff, survivors[1])
+    p_media = await rig.media(paired["media"])
+    o_media = await rig.media(reply["media"])
+    await wait_for(lambda: p_media.video_frames() > 30 and o_media.video_frames() > 30, 20)
+    await wait_for(lambda: any(p.stat().st_size > 20_000 for p in host.recordings()), 10)
+
+    loop = asyncio.get_running_loop()
+    killed_at = loop.time()
+    host.kill()
+    ended = await p_sock.next("call_ended", timeout=NODE_TTL_SECONDS + 5)
+    noticed = loop.time() - killed_at
+    # Silent for the TTL, then seen by the next heartbeat of a survivor (plus a loaded machine).
+    assert noticed < NODE_TTL_SECONDS + 2 * HEARTBEAT_SECONDS + 1.5, noticed
+    assert (ended["reason"], ended["requeued"]) == ("interrupted", True)
+    await o_sock.next("presence", lambda p: p["presence"] == "available")
+    status = (await p_sock.call("join_queue"))["queue"]
+    assert (status["position"], status["lane"]) == (1, "priority")
+    notes = [h for h in await history(rig, person.record_id) if h["action"] == "media_node_lost"]
+    assert notes and notes[0]["detail"]["node"] == host.name  # type: ignore[index]
+
+    # What reached the disk before the kill is a readable recording.
+    with av.open(str(max(host.recordings(), key=lambda p: p.stat().st_size))) as container:
+        packets = sum(1 for p in container.demux() if p.size and p.stream.type == "video")
+    assert packets > 10
+
+    for peer in (p_media, o_media):
+        await peer.close()
+    reply, paired = await pair(p_sock, o_sock)
+    assert reply["media"]["url"] in {n.url for n in survivors}
+    p_media = await rig.media(paired["media"])
+    o_media = await rig.media(reply["media"])
+    await wait_for(lambda: p_media.video_frames() > 10 and o_media.video_frames() > 10, 20)
