@@ -5,20 +5,24 @@ the heartbeat TTL; a Redis restart is ridden out; SIGTERM drains."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import subprocess
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
 import av
 import pytest
 import sqlalchemy as sa
+from redis.exceptions import RedisError
 
 from tests.cluster_support import HEARTBEAT_SECONDS, NODE_TTL_SECONDS, Rig, pair
 from tests.conftest import _create_pg_database, _drop_pg_database
 from tests.integration.media_peers import wait_for
 from tests.integration.outcomes_support import APPROVE
-from tests.support import POSTGRES_ADMIN_URL, REDIS_URL
+from tests.support import POSTGRES_ADMIN_URL, REDIS_URL, free_port
 from videocall.adapters import db
 from videocall.adapters.migrate import upgrade
+from videocall.adapters.redis_queue import connect
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.postgres]
 
@@ -138,3 +142,163 @@ async def test_media_node_killed_mid_call_requeues_and_pairs_again_elsewhere(rig
     p_media = await rig.media(paired["media"])
     o_media = await rig.media(reply["media"])
     await wait_for(lambda: p_media.video_frames() > 10 and o_media.video_frames() > 10, 20)
+
+
+class PrivateRedis:
+    """A redis-server of this test only, with an append-only file, so it can be restarted."""
+
+    def __init__(self, workdir: Path) -> None:
+        self.port = free_port()
+        self.dir = workdir / "redis"
+        self.dir.mkdir()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        args = ["--port", str(self.port), "--bind", "127.0.0.1", "--dir", str(self.dir)]
+        args += ["--appendonly", "yes", "--save", ""]
+        self.proc = subprocess.Popen(
+            ["redis-server", *args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+        )
+
+    async def ready(self) -> None:
+        redis = connect(self.url, retries=0)
+        try:
+            for _ in range(100):
+                try:
+                    if await redis.ping():
+                        return
+                except RedisError:
+                    await asyncio.sleep(0.05)
+        finally:
+            await redis.aclose()
+        raise AssertionError("private redis-server did not start")
+
+    def stop(self) -> None:
+        # SIGTERM: Redis flushes the append-only file before it exits.
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+@pytest.fixture
+async def private_redis(tmp_path: Path) -> AsyncIterator[PrivateRedis]:
+    server = PrivateRedis(tmp_path)
+    server.start()
+    try:
+        await server.ready()
+        yield server
+    finally:
+        if server.proc is not None and server.proc.poll() is None:
+            server.proc.kill()
+            server.proc.wait(10)
+
+
+async def test_redis_restart_during_the_wait_is_ridden_out(
+    tmp_path: Path, pg_url: str, private_redis: PrivateRedis
+) -> None:
+    rig = Rig(tmp_path, pg_url, private_redis.url)
+    try:
+        a, b = await rig.start(2)
+        _, p1 = await rig.participant(a)
+        _, p2 = await rig.participant(b)
+        _, officer = await rig.officer(b)
+        assert (await p1.call("join_queue"))["queue"]["position"] == 1
+        assert (await p2.call("join_queue"))["queue"]["position"] == 2
+
+        # Down for less than the node TTL, so nobody is declared dead meanwhile.
+        private_redis.stop()
+        await asyncio.sleep(1.0)
+        private_redis.start()
+        await private_redis.ready()
+        back = time.time()
+        await wait_for_async(lambda: all_beat_since(rig, [a.name, b.name], back), 15)
+        # python-socketio resubscribes after its own backoff (1 s, 2 s, ...); what is published
+        # before that is lost, so wait until both listeners are back on the channel.
+        await wait_for_async(lambda: subscribers(private_redis.url, rig.prefix, 2), 20)
+
+        assert (await p2.call("join_queue"))["queue"]["position"] == 2
+        assert (await p1.call("join_queue"))["queue"]["position"] == 1
+        # Paired on b; p1 is told on a: the Socket.IO Redis manager reconnected too.
+        await pair(p1, officer)
+        await p2.next("queue_status", lambda s: s["position"] == 1)
+    finally:
+        await rig.close()
+
+
+async def all_beat_since(rig: Rig, names: list[str], since: float) -> bool:
+    try:
+        nodes = await rig.registry()
+    except RedisError:
+        return False
+    return all(n in nodes and nodes[n].seen_at > since for n in names)
+
+
+async def subscribers(url: str, prefix: str, count: int) -> bool:
+    redis = connect(url, retries=0)
+    try:
+        numsub = await redis.pubsub_numsub(f"{prefix}:socketio")
+        return bool(numsub and numsub[0][1] >= count)
+    finally:
+        await redis.aclose()
+
+
+async def wait_for_async(
+    predicate: Callable[[], Awaitable[bool]],
+    timeout: float,  # noqa: ASYNC109
+) -> None:
+    async with asyncio.timeout(timeout):
+        while not await predicate():  # noqa: ASYNC110 - the state lives in another process
+            await asyncio.sleep(0.1)
+
+
+async def test_sigterm_drains_no_new_calls_and_exits_after_its_call(rig: Rig) -> None:
+    nodes = await rig.start(2, DRAIN_SECONDS="30")
+    person, p_sock = await rig.participant(nodes[0])
+    staff, o_sock = await rig.officer(nodes[0])
+    await p_sock.call("join_queue")
+    reply, paired = await pair(p_sock, o_sock)
+    draining = rig.node_at(reply["media"]["url"])
+    other = next(n for n in nodes if n is not draining)
+    if p_sock.url == draining.url:  # signalling through the node that stays
+        p_sock = await rig.participant_socket(person, other)
+        assert "call" in await p_sock.call("join_queue")
+    if o_sock.url == draining.url:
+        o_sock = await rig.officer_socket(staff.account, staff, other)
+    p_media = await rig.media(paired["media"])
+    o_media = await rig.media(reply["media"])
+    await wait_for(lambda: p_media.video_frames() > 10 and o_media.video_frames() > 10, 20)
+    # A second call on the other node: both nodes carry one call each.
+    _, p2 = await rig.participant(other)
+    _, o2 = await rig.officer(other)
+    await p2.call("join_queue")
+    reply2, _ = await pair(p2, o2)
+    assert reply2["media"]["url"] == other.url  # the least loaded
+    await rig.media(reply2["media"])
+    await wait_for_async(lambda: calls_on(rig, {draining.name: 1, other.name: 1}), 10)
+
+    draining.term()
+    await wait_for_async(lambda: is_draining(rig, draining.name), 5)
+    _, p3 = await rig.participant(other)
+    _, o3 = await rig.officer(other)
+    await p3.call("join_queue")
+    reply3, _ = await pair(p3, o3)
+    assert reply3["media"]["url"] == other.url  # equal load, but the draining node is skipped
+    await asyncio.sleep(1.0)
+    assert draining.alive  # still serving its call
+
+    assert (await o_sock.call("end_call", {"session_id": reply["session_id"]}))["ok"]
+    await asyncio.wait_for(asyncio.to_thread(draining.proc.wait, 15), 16)  # type: ignore[union-attr]
+    assert draining.proc.returncode == 0, draining.tail()  # type: ignore[union-attr]
+    row = await session_row(rig, reply["session_id"])
+    assert row["recording"]["segments"]  # type: ignore[index]
+
+
+async def calls_on(rig: Rig, expected: dict[str, int]) -> bool:
+    nodes = await rig.registry()
+    return all(name in nodes and nodes[name].calls == n for name, n in expected.items())
+
+
+async def is_draining(rig: Rig, name: str) -> bool:
+    node = (await rig.registry()).get(name)
+    return node is not None and node.draining
