@@ -109,40 +109,27 @@ class SqlCallSessions:
             raise NotFound("no such call session", code="session_not_found")
         return _row(row)
 
-    async def open_for_record(self, record_id: str) -> CallSessionRow | None:
-        async with self.db.connect() as conn:
-            row = (
-                await conn.execute(
-                    sa.select(db.call_sessions).where(
-                        db.call_sessions.c.record_id == record_id,
-                        db.call_sessions.c.ended_at.is_(None),
-                    )
-                )
-            ).first()
-        return _row(row) if row else None
-
-    async def open_for_officer(self, officer_id: str) -> CallSessionRow | None:
-        async with self.db.connect() as conn:
-            row = (
-                await conn.execute(
-                    sa.select(db.call_sessions).where(
-                        db.call_sessions.c.officer_id == officer_id,
-                        db.call_sessions.c.ended_at.is_(None),
-                    )
-                )
-            ).first()
-        return _row(row) if row else None
-
-    async def open_on_node(self, node: str) -> list[CallSessionRow]:
+    async def _open_where(self, condition: Any) -> list[CallSessionRow]:
         async with self.db.connect() as conn:
             rows = (
                 await conn.execute(
                     sa.select(db.call_sessions).where(
-                        db.call_sessions.c.node == node, db.call_sessions.c.ended_at.is_(None)
+                        condition, db.call_sessions.c.ended_at.is_(None)
                     )
                 )
             ).all()
         return [_row(r) for r in rows]
+
+    async def open_for_record(self, record_id: str) -> CallSessionRow | None:
+        rows = await self._open_where(db.call_sessions.c.record_id == record_id)
+        return rows[0] if rows else None
+
+    async def open_for_officer(self, officer_id: str) -> CallSessionRow | None:
+        rows = await self._open_where(db.call_sessions.c.officer_id == officer_id)
+        return rows[0] if rows else None
+
+    async def open_on_node(self, node: str) -> list[CallSessionRow]:
+        return await self._open_where(db.call_sessions.c.node == node)
 
     async def mark_connected(self, session_id: str, now: datetime) -> None:
         async with self.db.begin() as conn:
