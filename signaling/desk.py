@@ -91,6 +91,8 @@ class CallDesk:
         self._broadcasting = asyncio.Lock()
         self._sweeper: asyncio.Task[None] | None = None
         self._closing = False
+        self._pusher: asyncio.Task[None] | None = None
+        self._push_wanted = False
 
     def now(self) -> datetime:
         return self.app[keys.CLOCK].now()
@@ -101,6 +103,9 @@ class CallDesk:
 
     async def close(self) -> None:
         self._closing = True
+        if self._pusher is not None:
+            await asyncio.wait({self._pusher}, timeout=5)
+            self._pusher = None
         if self._sweeper is not None:
             self._sweeper.cancel()
             # A library that swallows a cancellation mid-command must not hang the shutdown:
@@ -243,7 +248,25 @@ class CallDesk:
             room=msg.officer_room(officer_id),
             namespace=msg.OFFICER_NS,
         )
-        await self.broadcast()
+        # The officer's answer must not wait for a fan-out to every waiting participant (with
+        # 10 000 waiting that took seconds): push in the background, coalescing bursts.
+        self.push_soon()
+
+    def push_soon(self) -> None:
+        """Schedule a ``broadcast``; requests that arrive while one runs share the next one."""
+        self._push_wanted = True
+        if self._closing:
+            return
+        if self._pusher is None or self._pusher.done():
+            self._pusher = asyncio.create_task(self._push_loop(), name="call-desk-push")
+
+    async def _push_loop(self) -> None:
+        while self._push_wanted and not self._closing:
+            self._push_wanted = False
+            try:
+                await self.broadcast()
+            except Exception:
+                logger.exception("queue push failed; the next change pushes again")
 
     # -- pushing state --------------------------------------------------------------------
 
