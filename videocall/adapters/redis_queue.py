@@ -17,7 +17,7 @@ import logging
 from datetime import datetime
 from typing import cast
 
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -53,9 +53,14 @@ _PAIR_ERRORS: dict[str, tuple[type[Conflict] | type[NotFound], str]] = {
 
 
 def connect(url: str, *, retries: int = 8, max_backoff: float = 5.0) -> Redis:
-    """A client that rides out short outages: exponential backoff with jitter, capped."""
-    return Redis.from_url(
+    """A client that rides out short outages: exponential backoff with jitter, capped.
+
+    The pool blocks for a free connection when busy (the default one raises
+    ``MaxConnectionsError`` past 100 commands in flight, e.g. 250 officers accepting at once)."""
+    pool = BlockingConnectionPool.from_url(
         url,
+        max_connections=100,
+        timeout=10,
         decode_responses=True,
         retry=Retry(ExponentialWithJitterBackoff(cap=max_backoff, base=0.05), retries),
         retry_on_error=[RedisConnectionError, RedisTimeoutError],
@@ -63,6 +68,7 @@ def connect(url: str, *, retries: int = 8, max_backoff: float = 5.0) -> Redis:
         socket_connect_timeout=5,
         socket_timeout=5,
     )
+    return Redis.from_pool(pool)  # the client owns the pool: aclose() closes it too
 
 
 def _paired(raw: str) -> Pairing:
