@@ -252,6 +252,11 @@ class CallDesk:
         # 10 000 waiting that took seconds): push in the background, coalescing bursts.
         self.push_soon()
 
+    def resync(self) -> None:
+        """Clients may have missed pushes (Redis was away): send everyone their state again."""
+        self._last = {}
+        self.push_soon()
+
     def push_soon(self) -> None:
         """Schedule a ``broadcast``; requests that arrive while one runs share the next one."""
         self._push_wanted = True
@@ -311,6 +316,9 @@ class CallDesk:
         cluster = self.app.get(CLUSTER)
         if cluster is not None and self.node_lost not in cluster.on_node_lost:
             cluster.on_node_lost.append(self.node_lost)
+        callbacks = getattr(self.sio.manager, "on_resubscribed", None)
+        if callbacks is not None and self.resync not in callbacks:
+            callbacks.append(self.resync)
 
     async def sweep(self) -> None:
         """End the grace windows that ran out by now."""

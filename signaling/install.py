@@ -14,7 +14,8 @@ from __future__ import annotations
 import asyncio
 import importlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from typing import Any
 
 import socketio
 from aiohttp import web
@@ -28,11 +29,43 @@ SIO = web.AppKey("sio", socketio.AsyncServer)
 MAX_MESSAGE_BYTES = 256 * 1024
 
 
+class ResyncingRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
+    """``AsyncRedisManager`` that resubscribes quickly after a Redis outage (the library backs
+    off up to 60 s) and then tells its listeners, so they resend state clients may have missed:
+    emits published while nobody was subscribed are lost."""
+
+    MAX_RETRY_SECONDS = 2.0
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.on_resubscribed: list[Callable[[], None]] = []
+
+    async def _redis_listen_with_retries(self) -> AsyncIterator[Any]:
+        retry_sleep, subscribed, first = 0.25, False, True
+        while True:
+            try:
+                if not subscribed:
+                    self._redis_connect()
+                    await self.pubsub.subscribe(self.channel)
+                    subscribed, retry_sleep = True, 0.25
+                    if not first:
+                        for callback in self.on_resubscribed:
+                            callback()
+                    first = False
+                async for message in self.pubsub.listen():
+                    yield message
+            except Exception as exc:
+                logger.warning("socket.io redis listener: %s; retrying in %.2f s", exc, retry_sleep)
+                subscribed = False
+                await asyncio.sleep(retry_sleep)
+                retry_sleep = min(retry_sleep * 2, self.MAX_RETRY_SECONDS)
+
+
 def create_sio(app: web.Application) -> socketio.AsyncServer:
     settings = app[keys.SETTINGS]
     manager = None
     if settings.redis_url:
-        manager = socketio.AsyncRedisManager(
+        manager = ResyncingRedisManager(
             settings.redis_url, channel=f"{settings.redis_prefix}:socketio"
         )
     sio = socketio.AsyncServer(

@@ -46,3 +46,17 @@ async def test_placement_prefers_the_least_loaded_and_dead_nodes_are_claimed_onc
     assert [n.node_id for n in await a.nodes()] == ["a"]
     await a.leave()
     assert await a.nodes() == []
+
+
+async def test_a_node_wrongly_reaped_can_be_reaped_again_after_it_beats(redis) -> None:
+    client, prefix = redis
+    a = RedisNodes(client, prefix, "a", "http://127.0.0.1:9001", ttl=0.3)
+    b = RedisNodes(client, prefix, "b", "http://127.0.0.1:9002", ttl=0.3)
+    await b.heartbeat(calls=0, cpu=0.0, draining=False)
+    await asyncio.sleep(0.5)  # b looks dead (say Redis was away longer than the TTL)
+    await a.heartbeat(calls=0, cpu=0.0, draining=False)
+    assert [n.node_id for n in await a.claim_dead()] == ["b"]
+    await b.heartbeat(calls=0, cpu=0.0, draining=False)  # b was alive after all
+    await asyncio.sleep(0.5)  # ...and now really dies
+    await a.heartbeat(calls=0, cpu=0.0, draining=False)
+    assert [n.node_id for n in await a.claim_dead()] == ["b"]

@@ -71,6 +71,8 @@ class RedisNodes:
             # The record outlives the TTL so that a dead node is still listed to be reaped.
             pipe.set(self._key(self.node_id), json.dumps(self.me.as_dict()), ex=int(self.ttl * 60))
             pipe.sadd(f"{self.prefix}:nodes", self.node_id)
+            # Alive after all (Redis was away longer than the TTL): may be reaped again later.
+            pipe.delete(f"{self.prefix}:reaped:{self.node_id}")
             await pipe.execute()
 
     async def nodes(self) -> list[NodeInfo]:
