@@ -190,7 +190,7 @@ class MediaHub:
             return None
         summary = (await call.close()).as_dict()
         self._count_ended(session_id, call, summary)
-        quality = summary["quality"]
+        quality: dict[str, dict[str, Any]] = summary["quality"]  # type: ignore[assignment]
         await self.app[keys.SESSIONS].update_media(
             session_id,
             recording={"segments": summary["segments"], "gaps_s": summary["gaps_s"]},
@@ -323,7 +323,7 @@ def _pydantic_msg(exc: PydanticError) -> str:
     return f"{'.'.join(str(p) for p in first['loc']) or 'payload'}: {first['msg']}"
 
 
-class MediaNamespace(socketio.AsyncNamespace):
+class MediaNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
     def __init__(self, hub: MediaHub) -> None:
         super().__init__(NAMESPACE)
         self.hub = hub

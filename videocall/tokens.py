@@ -28,4 +28,4 @@ class ParticipantTokens:
             raise Unauthenticated("invalid access token", code="token_invalid") from None
         if not isinstance(payload, dict) or not isinstance(payload.get("rid"), str):
             raise Unauthenticated("invalid access token", code="token_invalid")
-        return payload["rid"]
+        return str(payload["rid"])

@@ -86,7 +86,7 @@ async def _today(request: web.Request) -> dict[str, Any]:
             .scalars()
             .all()
         )
-    due = [db.UTCDateTime().process_result_value(d, None) for d in reviews if d is not None]
+    due = [d for d in reviews if d is not None]
     return {
         "calls_today": len(waits),
         "wait_median_seconds": statistics.median(waits) if waits else None,

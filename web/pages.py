@@ -7,9 +7,12 @@ Pages are plain HTML + ES modules + CSS served from ``web/static``; every text i
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 WEB_DIR = Path(__file__).resolve().parent
 STATIC_DIR = WEB_DIR / "static"
@@ -31,7 +34,7 @@ PAGES = {
 REVALIDATE = {"Cache-Control": "no-cache"}
 
 
-def _page(name: str) -> web.RequestHandler:
+def _page(name: str) -> Handler:
     path = STATIC_DIR / name
 
     async def handler(_request: web.Request) -> web.StreamResponse:
@@ -55,9 +58,7 @@ async def translations(request: web.Request) -> web.StreamResponse:
 
 
 @web.middleware
-async def _revalidate_static(
-    request: web.Request, handler: web.RequestHandler
-) -> web.StreamResponse:
+async def _revalidate_static(request: web.Request, handler: Handler) -> web.StreamResponse:
     response = await handler(request)
     if request.path.startswith("/static/"):
         response.headers.setdefault("Cache-Control", "no-cache")

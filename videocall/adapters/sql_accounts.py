@@ -43,8 +43,9 @@ class SqlAccounts:
         self, *, username: str, password: str, role: Role, display_name: str, now: datetime
     ) -> Account:
         check_password_policy(password, username)
+        account_id = str(uuid.uuid4())
         values = {
-            "id": str(uuid.uuid4()),
+            "id": account_id,
             "username": username,
             "display_name": display_name,
             "role": role.value,
@@ -61,7 +62,9 @@ class SqlAccounts:
             raise Conflict(
                 "that user name is taken", code="username_taken", field="username"
             ) from None
-        return await self.get(values["id"])  # type: ignore[return-value]
+        account = await self.get(account_id)
+        assert account is not None  # just inserted
+        return account
 
     async def get(self, account_id: str) -> Account | None:
         async with self.db.connect() as conn:
