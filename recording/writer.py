@@ -35,6 +35,7 @@ MS = Fraction(1, 1000)
 READY_WAIT_S = 3.0  # how long to wait for every video track's first keyframe before starting
 REANCHOR_MS = 2000  # a media clock this far from the arrival clock is re-anchored (source change)
 CLUSTER_MS = 1000  # cluster length: the most a killed process loses
+BATCH_SECONDS = 0.1  # packets handed to the writer thread at most this often per segment
 DEFAULT_SIZE = (640, 480)  # only if no keyframe told us; players read the size from the stream
 
 Kind = Literal["audio", "video"]
@@ -142,7 +143,10 @@ class SegmentWriter:
         self.path = path
         self.start = start
         self._specs = {s.name: s for s in specs}
-        self._queue: queue.SimpleQueue[MediaPacket | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[list[MediaPacket] | None] = queue.SimpleQueue()
+        # Packets go to the writer thread in batches: a put per packet woke the thread ~100
+        # times a second per call to fight the event loop for the GIL (py-spy, bench/).
+        self._batch: list[MediaPacket] = []
         self._end: float = start
         self._info: SegmentInfo | None = None
         self._failed = False
@@ -156,11 +160,21 @@ class SegmentWriter:
     def write(self, packet: MediaPacket) -> None:
         if packet.track in self._specs and not self._failed:
             self._end = max(self._end, packet.arrival)
-            self._queue.put(packet)
+            self._batch.append(packet)
+            # At most BATCH_SECONDS of media waits here (what a kill could lose on top of the
+            # muxer's own buffering); arrival times, not a clock, decide.
+            if packet.arrival - self._batch[0].arrival >= BATCH_SECONDS:
+                self._flush_batch()
+
+    def _flush_batch(self) -> None:
+        if self._batch:
+            self._queue.put(self._batch)
+            self._batch = []
 
     def close(self, now: float) -> SegmentInfo:
         """Finish the file (blocking: call it from a thread) and describe it."""
         if self._info is None:
+            self._flush_batch()
             self._queue.put(None)
             self._thread.join()
             self._info = self._describe(max(self._end, now))
@@ -170,8 +184,9 @@ class SegmentWriter:
 
     def _run(self) -> None:
         try:
-            while (packet := self._queue.get()) is not None:
-                self._muxer.add(packet)
+            while (batch := self._queue.get()) is not None:
+                for packet in batch:
+                    self._muxer.add(packet)
         except Exception:
             # A broken recording must not break the call; the caller sees it in the summary.
             self._failed = True
