@@ -31,6 +31,7 @@ from videocall.sessions import (
     NotifyPeer,
     SessionConfig,
     Side,
+    Started,
     transition,
 )
 from web import keys
@@ -77,6 +78,8 @@ class CallControl:
         except Exception as exc:
             await self._undo(pairing, exc)
             raise
+        # From now on the call must connect within the timeout (the sweeper enforces it).
+        await self._save(pairing.call_id, Started(), run_effects=False)
         logger.info(
             "call %s: officer %s with record %s (%s lane)",
             pairing.call_id,

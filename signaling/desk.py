@@ -85,6 +85,7 @@ class CallDesk:
         session_config = SessionConfig(
             officer_grace_seconds=settings.officer_grace_seconds,
             participant_grace_seconds=settings.participant_grace_seconds,
+            connect_timeout_seconds=settings.call_connect_timeout_seconds,
         )
         self.calls = CallControl(app, sio, self.store, session_config, self.broadcast)
         self._last: dict[str, WaitStatus] = {}

@@ -10,6 +10,12 @@ out the call ends ``interrupted``:
   when the server hosting the call's media is lost (``MediaLost``);
 - the participant is gone: the record returns to ``ready_for_call`` (they may queue again).
 
+A call whose media never connects has a time limit too (``connect_timeout_seconds`` after the
+pairing, 90 s by default; the clock starts with ``Started``, sent once the call is opened). It
+ends ``cancelled`` by nobody: we cannot tell whose side failed, so the participant goes back to
+the head of the queue (keeping the rest of their grace if away, as on ``MediaLost``) and the
+officer is released. A grace window that ran out earlier decides instead.
+
 Hanging up ends the call ``completed`` once media flowed (the officer then records the
 decision), ``cancelled`` before that. The machine is tolerant: an event that makes no sense in
 the current state (a late hang-up, a duplicate reconnect) changes nothing and has no effects,
@@ -59,6 +65,11 @@ class PeerStatus(StrEnum):
 class SessionConfig:
     officer_grace_seconds: float = 20.0
     participant_grace_seconds: float = 60.0
+    connect_timeout_seconds: float = 90.0
+
+    @property
+    def connect_timeout(self) -> timedelta:
+        return timedelta(seconds=self.connect_timeout_seconds)
 
     def grace(self, side: Side) -> timedelta:
         if side is Side.OFFICER:
@@ -99,20 +110,34 @@ class CallSession:
     participant_away: Absence | None = None
     officer_away: Absence | None = None
     outcome: CallOutcome | None = None
+    connect_by: datetime | None = None  # media must flow by then (set by ``Started``)
 
     def away(self, side: Side) -> Absence | None:
         return self.officer_away if side is Side.OFFICER else self.participant_away
 
     @property
     def deadline(self) -> datetime | None:
-        """When the next grace window runs out; stores index calls by it for the sweeper."""
+        """When the next grace window or the connect timeout runs out; stores index calls by
+        it for the sweeper."""
         if self.phase is Phase.ENDED:
             return None
         deadlines = [a.deadline for a in (self.participant_away, self.officer_away) if a]
+        connect_by = self.connect_deadline
+        if connect_by is not None:
+            deadlines.append(connect_by)
         return min(deadlines, default=None)
+
+    @property
+    def connect_deadline(self) -> datetime | None:
+        return None if self.active_since is not None else self.connect_by
 
 
 # -- events -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Started:
+    """The call was opened and both sides told: the connect timeout runs from the pairing."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,7 +175,9 @@ class Tick:
     """Time passed: ends the call if a grace window ran out (sent by the deadline sweeper)."""
 
 
-Event = Connecting | MediaConnected | Disconnected | Reconnected | Hangup | MediaLost | Tick
+Event = (
+    Started | Connecting | MediaConnected | Disconnected | Reconnected | Hangup | MediaLost | Tick
+)
 
 
 # -- effects ------------------------------------------------------------------------------
@@ -194,6 +221,11 @@ def transition(
 
 def _apply(session: CallSession, event: Event, now: datetime, config: SessionConfig) -> Transition:
     match event:
+        case Started() if session.connect_by is None and session.active_since is None:
+            connect_by = session.paired_at + config.connect_timeout
+            if connect_by <= now:  # opening the call took longer than the whole timeout
+                return _end(session, _connect_timeout_outcome(session, connect_by))
+            return _bump(session, connect_by=connect_by), ()
         case Connecting() if session.phase is Phase.PAIRED:
             return _bump(session, phase=Phase.CONNECTING), ()
         case MediaConnected() if session.phase is not Phase.ACTIVE:
@@ -232,6 +264,11 @@ def _expire(session: CallSession, now: datetime) -> Transition:
     if deadline is None or now < deadline:
         return session, ()
     officer, participant = session.officer_away, session.participant_away
+    connect_by = session.connect_deadline
+    away = [a.deadline for a in (officer, participant) if a is not None]
+    # A grace window that ran out first (or at the same time) decides how the call ended.
+    if connect_by is not None and all(connect_by < d for d in away):
+        return _end(session, _connect_timeout_outcome(session, connect_by))
     # On a tie the officer's window counts first: requeueing is the kinder outcome.
     if officer is not None and (participant is None or officer.deadline <= participant.deadline):
         return _end(session, _officer_gone_outcome(session, officer.deadline))
@@ -264,6 +301,13 @@ def _requeue_outcome(session: CallSession, at: datetime, officer: Presence) -> C
         requeue_away_until=away.deadline if away else None,
         record_ready=True,
         call_seconds=None,
+    )
+
+
+def _connect_timeout_outcome(session: CallSession, at: datetime) -> CallOutcome:
+    """Media never flowed: nobody is to blame for sure, so the participant keeps the head."""
+    return replace(
+        _requeue_outcome(session, at, _officer_presence(session)), reason=EndReason.CANCELLED
     )
 
 

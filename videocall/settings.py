@@ -79,6 +79,7 @@ class Settings(BaseSettings):
     # -- queue and calls -------------------------------------------------------------------
     participant_grace_seconds: float = 60.0
     officer_grace_seconds: float = 20.0
+    call_connect_timeout_seconds: float = 90.0  # paired but media never flowed: cancelled
 
     # -- media -----------------------------------------------------------------------------
     ice_servers: str = "[]"  # JSON list of RTCIceServer dicts (STUN)

@@ -391,6 +391,24 @@ async def test_requeued_while_away_keeps_the_rest_of_the_grace(store: QueueStore
     assert (await pair(store, "off-2", "call-2")).record_id == "rec-1"  # skipped while away
 
 
+async def test_a_call_that_never_connects_is_due_and_requeues(store: QueueStore) -> None:
+    await fill(store, 2)
+    await store.set_presence("off-1", Presence.AVAILABLE)
+    await pair(store, "off-1", "call-1")
+    session = await store.get_call("call-1")
+    assert session is not None
+    opened, _ = sessions.transition(session, sessions.Started(), at(1))
+    assert await store.save_call(opened, session.version)
+    assert await store.get_call("call-1") == opened
+    assert await store.due_calls(at(89)) == ()
+    assert await store.due_calls(at(90)) == ("call-1",)
+    await end_call(store, "call-1", (5, sessions.Connecting()), (91, Tick()))
+    head = (await store.snapshot()).entries[0]
+    assert (head.record_id, head.lane, head.joined_at) == ("rec-0", Lane.PRIORITY, at(90))
+    assert await store.officer_presence("off-1") is Presence.AVAILABLE
+    assert await store.due_calls(at(200)) == ()
+
+
 async def test_participant_gone_does_not_requeue(store: QueueStore) -> None:
     await fill(store, 2)
     await pair(store, "off-1", "call-1")
@@ -540,6 +558,7 @@ _EVENTS: list[sessions.Event] = [
     Hangup(Side.PARTICIPANT),
     Hangup(Side.OFFICER),
     sessions.MediaLost(),
+    sessions.Started(),
 ]
 # Weighted so that sequences reach calls and their endings, not only empty-queue answers.
 _OP_NAMES = (

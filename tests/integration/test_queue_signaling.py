@@ -305,6 +305,32 @@ async def test_participant_hangs_up_before_media(world: World) -> None:
     assert (session.state, session.end_reason) == ("interrupted", "cancelled_by_participant")
 
 
+async def test_a_call_whose_media_never_connects_times_out(world: World) -> None:
+    _, officer = await world.officer("budi")
+    person, p1 = await world.participant()
+    _, p2 = await world.participant()
+    await p1.call("join_queue")
+    await p2.call("join_queue")
+    await officer.call("set_presence", {"presence": "available"})
+    reply = await officer.call("accept_next")
+    await world.sweep_after(89)
+    assert not p1.seen("call_ended")
+    await world.sweep_after(2)
+    ended = await p1.next("call_ended")
+    assert ended == {
+        "session_id": reply["session_id"],
+        "reason": "cancelled",
+        "ended_by": None,
+        "requeued": True,
+    }
+    await officer.next("call_ended")
+    await officer.next("presence", lambda p: p["presence"] == "available")
+    assert await world.record_state(person) == "ready_for_call"
+    assert (await p1.call("join_queue"))["queue"]["lane"] == "priority"
+    session = await world.app[keys.SESSIONS].get(reply["session_id"])
+    assert session.end_reason == "cancelled_by_timeout"
+
+
 async def test_officer_lost_puts_the_participant_back_at_the_head(world: World) -> None:
     account, officer = await world.officer("budi")
     person, p1 = await world.participant()

@@ -28,6 +28,7 @@ from videocall.sessions import (
     Reconnected,
     SessionConfig,
     Side,
+    Started,
     Tick,
     start,
     transition,
@@ -285,6 +286,75 @@ def test_ended_sessions_have_no_deadline() -> None:
     assert session.participant_away is not None and session.deadline is None
 
 
+# -- the connect timeout ------------------------------------------------------------------
+
+
+def opened(config: SessionConfig | None = None) -> CallSession:
+    config = config or SessionConfig()
+    session, effects = transition(start("call-1", "rec-1", "off-1", T0), Started(), at(1), config)
+    assert effects == ()
+    return session
+
+
+def test_started_sets_the_connect_deadline_from_the_pairing() -> None:
+    session = opened()
+    assert (session.connect_by, session.deadline, session.version) == (at(90), at(90), 1)
+    again, effects = transition(session, Started(), at(2))
+    assert (again, effects) == (session, ())
+
+
+@pytest.mark.parametrize("steps", [[], [(5, Connecting())]], ids=["paired", "connecting"])
+def test_media_that_never_connects_cancels_the_call_and_requeues(
+    steps: list[tuple[float, Event]],
+) -> None:
+    before = run(*steps, session=opened())
+    assert run((89.9, Tick()), session=before).phase is not Phase.ENDED
+    ended, effects = transition(before, Tick(), at(95))
+    outcome = ended.outcome
+    assert outcome is not None and effects == (CallEnded(outcome),)
+    assert (outcome.reason, outcome.ended_by, outcome.ended_at) == (
+        EndReason.CANCELLED,
+        None,
+        at(90),
+    )
+    assert (outcome.requeue, outcome.requeue_away_until, outcome.record_ready) == (True, None, True)
+    assert (outcome.officer_presence, outcome.call_seconds) == (Presence.AVAILABLE, None)
+
+
+def test_connected_media_lifts_the_connect_timeout() -> None:
+    session = run((5, Connecting()), (30, MediaConnected()), session=opened())
+    assert session.deadline is None
+    assert run((600, Tick()), session=session).phase is Phase.ACTIVE
+
+
+def test_connect_timeout_while_the_participant_is_away_keeps_the_rest_of_the_grace() -> None:
+    session = run((50, Disconnected(PAR)), (91, Tick()), session=opened())
+    assert session.outcome is not None
+    assert (session.outcome.reason, session.outcome.requeue) == (EndReason.CANCELLED, True)
+    assert session.outcome.requeue_away_until == at(110)
+
+
+def test_connect_timeout_while_the_officer_is_away_releases_them_as_away() -> None:
+    session = run((80, Disconnected(OFF)), (91, Tick()), session=opened())
+    assert session.outcome is not None and session.outcome.reason is EndReason.CANCELLED
+    assert session.outcome.officer_presence is Presence.AWAY
+
+
+def test_a_grace_window_that_ran_out_first_decides() -> None:
+    session = run((20, Disconnected(PAR)), (100, Tick()), session=opened())
+    assert session.outcome is not None
+    assert (session.outcome.reason, session.outcome.requeue) == (EndReason.INTERRUPTED, False)
+    assert session.outcome.ended_at == at(80)
+
+
+def test_connect_timeout_is_configurable() -> None:
+    config = SessionConfig(connect_timeout_seconds=10)
+    session = opened(config)
+    assert session.deadline == at(10)
+    ended, _ = transition(session, Tick(), at(10), config)
+    assert ended.phase is Phase.ENDED
+
+
 # -- properties over random event sequences ----------------------------------------------
 
 events = st.one_of(
@@ -294,6 +364,7 @@ events = st.one_of(
     st.sampled_from([Disconnected(PAR), Disconnected(OFF), Reconnected(PAR), Reconnected(OFF)]),
     st.sampled_from([Hangup(PAR), Hangup(OFF)]),
     st.just(MediaLost()),
+    st.just(Started()),
 )
 timelines = st.lists(st.tuples(st.floats(0, 90), events), max_size=25)
 

@@ -137,6 +137,7 @@ def session_json(session: CallSession) -> str:
             "participant_away": _absence_dict(session.participant_away),
             "officer_away": _absence_dict(session.officer_away),
             "outcome": _outcome_dict(session.outcome),
+            "connect_by": _iso(session.connect_by),
         },
         separators=(",", ":"),
         sort_keys=True,  # the retry check in SAVE_CALL compares the text
@@ -156,4 +157,5 @@ def session_from_json(raw: str) -> CallSession:
         participant_away=_absence(data["participant_away"]),
         officer_away=_absence(data["officer_away"]),
         outcome=_outcome(data["outcome"]),
+        connect_by=_time(data.get("connect_by")),  # absent in sessions saved before it existed
     )
