@@ -5,6 +5,10 @@ set (shared by every process, survives restarts) and in-process otherwise. A swe
 grace windows: participants who did not come back leave the queue, calls whose side did not
 come back end. Every process sweeps; the store's atomic operations make that safe.
 
+A person may have several sockets (tabs), on several processes; the store counts them, with
+the node each is on, so a grace window starts when the last one closes, or when the node
+holding the last ones is declared lost (``node_lost``: a SIGKILLed process sends no disconnect).
+
 After every change the desk pushes positions and estimates to the waiting participants whose
 numbers moved, and the queue view to every officer.
 """
@@ -152,8 +156,16 @@ class CallDesk:
             await self.broadcast()
         return {}
 
-    async def participant_gone(self, record_id: str) -> None:
-        """The socket dropped: the grace window starts, in the queue or in the call."""
+    async def participant_connected(self, record_id: str, sid: str) -> None:
+        await self.store.add_connection(_participant(record_id), sid, self.node_id)
+
+    async def participant_gone(self, record_id: str, sid: str) -> None:
+        """A socket dropped: if it was their last one, the grace window starts."""
+        if await self.store.remove_connection(_participant(record_id), sid) == 0:
+            await self._participant_away(record_id)
+
+    async def _participant_away(self, record_id: str) -> None:
+        """The grace window starts, in the queue or in the call."""
         call_id = await self.store.call_of_participant(record_id)
         if call_id is not None:
             await self.calls.event(call_id, Disconnected(Side.PARTICIPANT))
@@ -172,7 +184,8 @@ class CallDesk:
 
     # -- officers -------------------------------------------------------------------------
 
-    async def officer_connected(self, officer_id: str) -> None:
+    async def officer_connected(self, officer_id: str, sid: str) -> None:
+        await self.store.add_connection(_officer(officer_id), sid, self.node_id)
         call_id = await self.store.call_of_officer(officer_id)
         if call_id is not None:
             await self.calls.event(call_id, Reconnected(Side.OFFICER))
@@ -197,7 +210,12 @@ class CallDesk:
             await self.broadcast()
         return await self.officer_state(officer_id)
 
-    async def officer_gone(self, officer_id: str) -> None:
+    async def officer_gone(self, officer_id: str, sid: str) -> None:
+        """A socket dropped: if it was their last one, they are away (or reconnecting)."""
+        if await self.store.remove_connection(_officer(officer_id), sid) == 0:
+            await self._officer_away(officer_id)
+
+    async def _officer_away(self, officer_id: str) -> None:
         call_id = await self.store.call_of_officer(officer_id)
         if call_id is not None:
             await self.calls.event(call_id, Disconnected(Side.OFFICER))
@@ -297,8 +315,27 @@ class CallDesk:
             )
         return statuses
 
+    @property
+    def node_id(self) -> str:
+        """This process's node: where its sockets are recorded as connected."""
+        cluster = self.app.get(CLUSTER)
+        if cluster is not None:
+            return cluster.node_id
+        return self.app[keys.SETTINGS].node_id or "local"
+
     async def node_lost(self, node: NodeInfo) -> None:
-        """A dead node's calls end at once; their participants go back to the head."""
+        """A dead node's calls end at once (their participants go back to the head), and
+        whoever was connected only through it starts their grace window."""
+        await self._media_node_lost(node)
+        for who in await self.store.drop_node_connections(node.node_id):
+            kind, _, ident = who.partition(":")
+            logger.info("%s %s: connection lost with node %s", kind, ident, node.node_id)
+            if kind == "officer":
+                await self._officer_away(ident)
+            else:
+                await self._participant_away(ident)
+
+    async def _media_node_lost(self, node: NodeInfo) -> None:
         for row in await self.app[keys.SESSIONS].open_on_node(node.node_id):
             if await self.calls.event(row.id, MediaLost()):
                 logger.warning(
@@ -350,6 +387,10 @@ class CallDesk:
 
 def _participant(record_id: str) -> str:
     return f"participant:{record_id}"
+
+
+def _officer(officer_id: str) -> str:
+    return f"officer:{officer_id}"
 
 
 DESK = web.AppKey("call_desk", CallDesk)

@@ -77,11 +77,11 @@ class OfficerNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # untype
         )
         await self.enter_room(sid, msg.OFFICERS_ROOM)
         await self.enter_room(sid, msg.officer_room(account.id))
-        await self.desk.officer_connected(account.id)
+        await self.desk.officer_connected(account.id, sid)
 
     async def on_disconnect(self, sid: str, reason: str | None = None) -> None:
         who = await self.get_session(sid)
-        await self.desk.officer_gone(who["officer_id"])
+        await self.desk.officer_gone(who["officer_id"], sid)
 
     async def _who(self, sid: str) -> tuple[str, str, Role]:
         who = await self.get_session(sid)

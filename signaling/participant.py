@@ -51,9 +51,10 @@ class ParticipantNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # un
             raise socketio.exceptions.ConnectionRefusedError(exc.message, exc.to_dict()) from None
         await self.save_session(sid, {"record_id": record_id})
         await self.enter_room(sid, msg.participant_room(record_id))
+        await self.desk.participant_connected(record_id, sid)
 
     async def on_disconnect(self, sid: str, reason: str | None = None) -> None:
-        await self.desk.participant_gone(await self._record(sid))
+        await self.desk.participant_gone(await self._record(sid), sid)
 
     async def _record(self, sid: str) -> str:
         return str((await self.get_session(sid))["record_id"])

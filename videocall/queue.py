@@ -311,3 +311,16 @@ class QueueStore(Protocol):
     async def live_calls(self) -> tuple[str, ...]: ...
 
     async def snapshot(self) -> QueueSnapshot: ...
+
+    # Connections: a person (``participant:<record id>``, ``officer:<id>``) may have several
+    # sockets (tabs) on several nodes; they count as gone only when the last one closes. The
+    # count lives in the store, shared by every node.
+
+    async def add_connection(self, who: str, sid: str, node: str) -> int:
+        """Note socket ``sid`` of ``who`` on ``node``; how many sockets ``who`` has now."""
+
+    async def remove_connection(self, who: str, sid: str) -> int:
+        """Forget socket ``sid``; how many ``who`` still has (0: their grace window starts)."""
+
+    async def drop_node_connections(self, node: str) -> tuple[str, ...]:
+        """Forget every socket on a lost node; who is left with none, sorted."""

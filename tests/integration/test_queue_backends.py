@@ -419,6 +419,34 @@ async def test_participant_gone_does_not_requeue(store: QueueStore) -> None:
     assert await order(store) == ["rec-1", "rec-0"]
 
 
+async def test_connections_are_counted_per_person(store: QueueStore) -> None:
+    assert await store.add_connection("participant:rec-0", "sid-1", "node-a") == 1
+    assert await store.add_connection("participant:rec-0", "sid-2", "node-b") == 2
+    assert await store.add_connection("participant:rec-0", "sid-2", "node-b") == 2  # retried
+    assert await store.add_connection("officer:off-1", "sid-3", "node-a") == 1
+    assert await store.remove_connection("participant:rec-0", "sid-1") == 1
+    assert await store.remove_connection("participant:rec-0", "sid-1") == 1  # retried
+    assert await store.remove_connection("participant:rec-0", "sid-2") == 0
+    assert await store.remove_connection("participant:rec-0", "sid-2") == 0
+    assert await store.remove_connection("officer:off-1", "sid-3") == 0
+
+
+async def test_a_lost_node_takes_its_connections(backend: Backend) -> None:
+    store, other_node = backend.open(), backend.open()
+    await store.add_connection("participant:rec-0", "sid-1", "node-a")
+    await store.add_connection("participant:rec-0", "sid-2", "node-a")  # two tabs, one node
+    await store.add_connection("participant:rec-1", "sid-3", "node-a")
+    await store.add_connection("participant:rec-1", "sid-4", "node-b")  # still has one
+    await store.add_connection("officer:off-1", "sid-5", "node-a")
+    await store.add_connection("officer:off-2", "sid-6", "node-b")
+    lost = await other_node.drop_node_connections("node-a")
+    assert lost == ("officer:off-1", "participant:rec-0")
+    assert await store.drop_node_connections("node-a") == ()
+    assert await store.remove_connection("participant:rec-0", "sid-1") == 0  # late disconnect
+    assert await store.add_connection("participant:rec-1", "sid-7", "node-c") == 2
+    assert await store.remove_connection("participant:rec-1", "sid-4") == 1
+
+
 async def test_call_history_is_capped(backend: Backend) -> None:
     store = backend.open(QueueConfig(history_size=3))
     await fill(store, 5)

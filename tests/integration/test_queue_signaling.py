@@ -435,6 +435,55 @@ async def test_a_disconnected_participant_keeps_their_place(world: World) -> Non
     assert (await p2.next("queue_status", lambda s: s["position"] == 1))["lane"] == "normal"
 
 
+async def test_a_second_tab_keeps_the_participant_connected(world: World) -> None:
+    _, officer = await world.officer("budi")
+    person, tab1 = await world.participant()
+    await tab1.call("join_queue")
+    tab2 = await world.participant_socket(person)
+    await tab2.call("join_queue")
+    await tab1.close()
+    await asyncio.sleep(0.3)  # the server has seen the disconnect
+    view = (await officer.call("set_presence", {"presence": "available"}))["queue"]
+    assert [(e["record_id"], e["connected"]) for e in view["entries"]] == [(person.record_id, True)]
+    await tab2.close()
+    await officer.next(
+        "queue_view", lambda v: v["waiting"] == 1 and not v["entries"][0]["connected"]
+    )
+
+
+async def test_a_second_tab_keeps_the_officer_in_the_call(world: World) -> None:
+    account, tab1 = await world.officer("budi")
+    _, p1 = await world.participant()
+    await p1.call("join_queue")
+    await tab1.call("set_presence", {"presence": "available"})
+    await tab1.call("accept_next")
+    tab2 = await world.officer_socket(account)
+    await tab1.close()
+    await asyncio.sleep(0.3)
+    await world.sweep_after(21)
+    assert not p1.seen("peer_status") and not p1.seen("call_ended")
+    await tab2.close()
+    assert (await p1.next("peer_status"))["status"] == "reconnecting"
+
+
+async def test_connections_on_a_lost_node_start_their_grace_window(world: World) -> None:
+    account, officer = await world.officer("budi")
+    person, p1 = await world.participant()
+    await p1.call("join_queue")
+    await officer.call("set_presence", {"presence": "available"})
+    desk = world.app[DESK]
+    # Every socket of this test is on this process: losing its node is losing them all.
+    await desk.node_lost(NodeInfo(desk.node_id, "", 0, 0.0, False, 0.0))
+    assert await desk.store.officer_presence(account.id) == "away"
+    entry = await desk.store.entry(person.record_id)
+    assert entry is not None and not entry.connected
+    await world.sweep_after(61)
+    assert await desk.store.entry(person.record_id) is None
+    # A late disconnect of a socket forgotten with its node changes nothing.
+    await p1.close()
+    await officer.close()
+
+
 async def test_supervisor_assigns_a_participant(world: World) -> None:
     account, officer = await world.officer("budi")
     _, supervisor = await world.officer("sari", Role.SUPERVISOR)

@@ -42,6 +42,8 @@ class MemoryQueueStore:
         self._recent: deque[float] = deque(maxlen=config.history_size)  # newest first
         # Finished calls' final versions, so a repeated final save succeeds as in Redis.
         self._ended: dict[str, int] = {}
+        self._sockets: dict[str, tuple[str, str]] = {}  # sid -> (who, node)
+        self._connections: dict[str, int] = {}  # who -> sockets open
 
     def _next_seq(self) -> int:
         self._seq += 1
@@ -215,3 +217,30 @@ class MemoryQueueStore:
             officers_busy=len(self._officer_call),
             recent_call_seconds=tuple(self._recent),
         )
+
+    # -- connections --------------------------------------------------------------------
+
+    async def add_connection(self, who: str, sid: str, node: str) -> int:
+        if sid not in self._sockets:
+            self._sockets[sid] = (who, node)
+            self._connections[who] = self._connections.get(who, 0) + 1
+        return self._connections.get(who, 0)
+
+    async def remove_connection(self, who: str, sid: str) -> int:
+        if sid in self._sockets:
+            self._forget(sid)
+        return self._connections.get(who, 0)
+
+    async def drop_node_connections(self, node: str) -> tuple[str, ...]:
+        lost = [sid for sid, (_, on) in self._sockets.items() if on == node]
+        return tuple(sorted({who for who in map(self._forget, lost) if who is not None}))
+
+    def _forget(self, sid: str) -> str | None:
+        """Remove a socket; its owner if that was their last one."""
+        who, _ = self._sockets.pop(sid)
+        left = self._connections[who] - 1
+        if left > 0:
+            self._connections[who] = left
+            return None
+        del self._connections[who]
+        return who

@@ -101,6 +101,10 @@ class RedisQueueStore:
         self._set_presence = redis.register_script(lua.SET_PRESENCE)
         self._pair = redis.register_script(lua.PAIR)
         self._save = redis.register_script(lua.SAVE_CALL)
+        self._conn_keys = [self.key("conns"), self.key("conn_count")]
+        self._add_connection = redis.register_script(lua.ADD_CONNECTION)
+        self._remove_connection = redis.register_script(lua.REMOVE_CONNECTION)
+        self._drop_node = redis.register_script(lua.DROP_NODE_CONNECTIONS)
 
     def key(self, name: str) -> str:
         return f"{{{self.prefix}}}:{name}"
@@ -264,6 +268,18 @@ class RedisQueueStore:
             officers_busy=int(busy),
             recent_call_seconds=tuple(float(s) for s in recent),
         )
+
+    # -- connections --------------------------------------------------------------------
+
+    async def add_connection(self, who: str, sid: str, node: str) -> int:
+        return int(await self._add_connection(keys=self._conn_keys, args=[sid, node, who]))
+
+    async def remove_connection(self, who: str, sid: str) -> int:
+        return int(await self._remove_connection(keys=self._conn_keys, args=[sid, who]))
+
+    async def drop_node_connections(self, node: str) -> tuple[str, ...]:
+        left = await self._drop_node(keys=self._conn_keys, args=[node])
+        return tuple(sorted(_text(w) for w in left))
 
     async def clear(self) -> None:
         """Delete every key under the prefix (tests, resetting a demo)."""

@@ -233,3 +233,44 @@ redis.call('SET', tombstone, new_version, 'EX', ttl)
 return 'ok'
 """
 )
+
+# Connections: KEYS ``conns`` (hash sid -> node .. "\n" .. who), ``conn_count`` (hash who -> n).
+# ARGV: sid, node, who.
+ADD_CONNECTION = """
+local conns, counts = KEYS[1], KEYS[2]
+local sid, node, who = ARGV[1], ARGV[2], ARGV[3]
+if redis.call('HSETNX', conns, sid, node .. '\\n' .. who) == 0 then
+  return tonumber(redis.call('HGET', counts, who) or '0')  -- a retried command
+end
+return redis.call('HINCRBY', counts, who, 1)
+"""
+
+# ARGV: sid, who. A socket already forgotten (a retry, or dropped with its node) changes nothing.
+REMOVE_CONNECTION = """
+local conns, counts = KEYS[1], KEYS[2]
+local sid, who = ARGV[1], ARGV[2]
+if redis.call('HDEL', conns, sid) == 1 then
+  local left = redis.call('HINCRBY', counts, who, -1)
+  if left <= 0 then redis.call('HDEL', counts, who) end
+end
+return tonumber(redis.call('HGET', counts, who) or '0')
+"""
+
+# ARGV: node. Scans every connection: a node is lost rarely, and this keeps one flat hash.
+DROP_NODE_CONNECTIONS = """
+local conns, counts = KEYS[1], KEYS[2]
+local all, left = redis.call('HGETALL', conns), {}
+for i = 1, #all, 2 do
+  local value = all[i + 1]
+  local cut = string.find(value, '\\n', 1, true)
+  if string.sub(value, 1, cut - 1) == ARGV[1] then
+    local who = string.sub(value, cut + 1)
+    redis.call('HDEL', conns, all[i])
+    if redis.call('HINCRBY', counts, who, -1) <= 0 then
+      redis.call('HDEL', counts, who)
+      table.insert(left, who)
+    end
+  end
+end
+return left
+"""
