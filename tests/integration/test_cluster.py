@@ -9,6 +9,7 @@ import subprocess
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import av
 import pytest
@@ -94,6 +95,27 @@ async def test_pairing_across_nodes_media_on_least_loaded_and_decided_elsewhere(
     segments = row["recording"]["segments"]  # type: ignore[index]
     assert segments and segments[0]["size_bytes"] > 10_000
     assert row["quality_summary"]
+
+
+async def test_a_participant_waiting_on_a_killed_node_leaves_the_queue(rig: Rig) -> None:
+    a, b = await rig.start(2, PARTICIPANT_GRACE_SECONDS="2")
+    _, p1 = await rig.participant(a)
+    other, p2 = await rig.participant(b)
+    _, officer = await rig.officer(b)
+    assert (await p1.call("join_queue"))["queue"]["position"] == 1
+    assert (await p2.call("join_queue"))["queue"]["position"] == 2
+    await officer.call("set_presence", {"presence": "available"})
+    a.kill()  # SIGKILL: p1's socket never says goodbye
+
+    def p1_away(view: dict[str, Any]) -> bool:
+        return bool(view["waiting"] == 2 and not view["entries"][0]["connected"])
+
+    await officer.next("queue_view", p1_away, timeout=NODE_TTL_SECONDS + 5)
+    await officer.next(
+        "queue_view", lambda v: [e["record_id"] for e in v["entries"]] == [other.record_id]
+    )
+    _, paired = await pair(p2, officer)
+    assert paired["record_id"] == other.record_id
 
 
 async def test_media_node_killed_mid_call_requeues_and_pairs_again_elsewhere(rig: Rig) -> None:
