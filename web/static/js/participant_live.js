@@ -184,7 +184,9 @@ export class LiveSession {
       this.media = null;
       this.inCall = false;
       this.show("queue");
-      banner("warn", "queue.requeued");
+      // Cancelled by nobody: the video never connected (the connect timeout), not an officer lost.
+      const noMedia = msg.reason === "cancelled" && !msg.ended_by;
+      banner("warn", noMedia ? "queue.requeued_no_media" : "queue.requeued");
       this.socket.emit(EV.join, {}, (reply) => this.onJoinReply(reply));
       return;
     }
