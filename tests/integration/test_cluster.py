@@ -135,8 +135,8 @@ async def test_media_node_killed_mid_call_requeues_and_pairs_again_elsewhere(rig
         o_sock = await rig.officer_socket(staff.account, staff, survivors[1])
     p_media = await rig.media(paired["media"])
     o_media = await rig.media(reply["media"])
-    await wait_for(lambda: p_media.video_frames() > 30 and o_media.video_frames() > 30, 20)
-    await wait_for(lambda: any(p.stat().st_size > 20_000 for p in host.recordings()), 10)
+    await wait_for(lambda: p_media.video_frames() > 60 and o_media.video_frames() > 60, 20)
+    await wait_for(lambda: any(p.stat().st_size > 60_000 for p in host.recordings()), 15)
 
     loop = asyncio.get_running_loop()
     killed_at = loop.time()
