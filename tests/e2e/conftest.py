@@ -14,6 +14,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -79,11 +80,11 @@ def _create_account(env: dict[str, str], username: str, password: str, role: str
     )
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    if not (ROOT / "web" / "node_modules" / "socket.io-client").is_dir():
-        pytest.skip("web/node_modules missing: run `make web-deps`")
-    data_dir = tmp_path_factory.mktemp("e2e-data")
+@contextmanager
+def run_server(
+    data_dir: Path, extra_env: dict[str, str] | None = None, log_name: str = "e2e-server.log"
+) -> Iterator[Server]:
+    """The real server as a subprocess on a free port, with its demo accounts and extra settings."""
     port = _free_port()
     env = {
         **os.environ,
@@ -93,32 +94,41 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         "HOST": "127.0.0.1",
         "LOG_LEVEL": "INFO",
         "UPSTREAM_API_KEYS": "e2e:e2e-upstream-key",
+        **(extra_env or {}),
     }
     env.pop("DATABASE_URL", None)
     env.pop("REDIS_URL", None)
-    # Kept after the run (tmp dirs are pruned): the first place to look when a page misbehaves.
     (ROOT / "test-output").mkdir(exist_ok=True)
-    log = (ROOT / "test-output" / "e2e-server.log").open("wb")
-    proc = subprocess.Popen(
-        [sys.executable, "server.py", "--port", str(port)],
-        cwd=ROOT,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        _wait_healthy(url, proc)
-        _create_account(env, *OFFICER, "officer")
-        _create_account(env, *SUPERVISOR, "supervisor")
-        yield Server(url, data_dir, env)
-    finally:
-        proc.terminate()
+    with (ROOT / "test-output" / log_name).open("wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "server.py", "--port", str(port)],
+            cwd=ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
         try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
+            url = f"http://127.0.0.1:{port}"
+            _wait_healthy(url, proc)
+            _create_account(env, *OFFICER, "officer")
+            _create_account(env, *SUPERVISOR, "supervisor")
+            yield Server(url, data_dir, env)
+        finally:
+            proc.terminate()
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    if not (ROOT / "web" / "node_modules" / "socket.io-client").is_dir():
+        pytest.skip("web/node_modules missing: run `make web-deps`")
+    # The log is kept after the run (tmp dirs are pruned): the first place to look when a page
+    # misbehaves.
+    with run_server(tmp_path_factory.mktemp("e2e-data")) as server:
+        yield server
 
 
 # Package scope, not session: Playwright's sync API runs an event loop on the main thread while it

@@ -7,11 +7,7 @@ the wait or the call resumes, it does not start over."
 from __future__ import annotations
 
 import importlib.util
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -19,16 +15,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e import journey
-from tests.e2e.conftest import (
-    OFFICER,
-    ROOT,
-    SUPERVISOR,
-    Server,
-    Shots,
-    _create_account,
-    _free_port,
-    _wait_healthy,
-)
+from tests.e2e.conftest import OFFICER, Server, Shots, run_server
 from tests.e2e.test_full_call import bright_browser, video_is_playing
 from tests.e2e.test_staff_pages import log_in, staff_page
 
@@ -43,47 +30,6 @@ pytestmark = [
 
 SHORT_GRACE_SECONDS = 3
 _ = bright_browser  # a fixture, shared with the full-call test
-
-
-@contextmanager
-def run_server(
-    data_dir: Path, extra_env: dict[str, str] | None = None, log_name: str = "e2e-server.log"
-) -> Iterator[Server]:
-    """The real server as a subprocess on a free port (as conftest's ``server``), with settings."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DATA_DIR": str(data_dir),
-        "SERVICE_HOURS": "always",
-        "PORT": str(port),
-        "HOST": "127.0.0.1",
-        "LOG_LEVEL": "INFO",
-        "UPSTREAM_API_KEYS": "e2e:e2e-upstream-key",
-        **(extra_env or {}),
-    }
-    env.pop("DATABASE_URL", None)
-    env.pop("REDIS_URL", None)
-    (ROOT / "test-output").mkdir(exist_ok=True)
-    with (ROOT / "test-output" / log_name).open("wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "server.py", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            url = f"http://127.0.0.1:{port}"
-            _wait_healthy(url, proc)
-            _create_account(env, *OFFICER, "officer")
-            _create_account(env, *SUPERVISOR, "supervisor")
-            yield Server(url, data_dir, env)
-        finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
 
 
 @pytest.fixture
