@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +71,19 @@ async def _drop_pg_database(name: str) -> None:
         await conn.close()
 
 
+@asynccontextmanager
+async def migrated_postgres() -> AsyncIterator[str]:
+    """A fresh, migrated PostgreSQL database, dropped afterwards."""
+    name = await _create_pg_database()
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    url = f"{base}/{name}"
+    try:
+        await asyncio.to_thread(upgrade, url)
+        yield url
+    finally:
+        await _drop_pg_database(name)
+
+
 @pytest.fixture(params=DB_BACKENDS)
 async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """A freshly migrated database of each kind."""
@@ -78,12 +92,8 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         await asyncio.to_thread(upgrade, url)
         yield url
         return
-    name = await _create_pg_database()
-    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    url = f"{base}/{name}"
-    await asyncio.to_thread(upgrade, url)
-    yield url
-    await _drop_pg_database(name)
+    async with migrated_postgres() as url:
+        yield url
 
 
 @pytest.fixture

@@ -17,12 +17,11 @@ import sqlalchemy as sa
 from redis.exceptions import RedisError
 
 from tests.cluster_support import HEARTBEAT_SECONDS, NODE_TTL_SECONDS, Rig, pair
-from tests.conftest import _create_pg_database, _drop_pg_database
+from tests.conftest import migrated_postgres
 from tests.integration.media_peers import wait_for
 from tests.integration.outcomes_support import APPROVE
-from tests.support import POSTGRES_ADMIN_URL, REDIS_URL, free_port
+from tests.support import REDIS_URL, free_port
 from videocall.adapters import db
-from videocall.adapters.migrate import upgrade
 from videocall.adapters.redis_queue import connect
 
 pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.postgres]
@@ -31,12 +30,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.redis, pytest.mark.postgres]
 @pytest.fixture
 async def pg_url() -> AsyncIterator[str]:
     """A fresh, migrated PostgreSQL database for this test only."""
-    name = await _create_pg_database()
-    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    url = f"{base}/{name}"
-    await asyncio.to_thread(upgrade, url)
-    yield url
-    await _drop_pg_database(name)
+    async with migrated_postgres() as url:
+        yield url
 
 
 @pytest.fixture
