@@ -98,16 +98,20 @@ class SqlCallSessions:
             )
         return await self.get(sid)
 
-    async def get(self, session_id: str) -> CallSessionRow:
-        async with self.db.connect() as conn:
-            row = (
-                await conn.execute(
-                    sa.select(db.call_sessions).where(db.call_sessions.c.id == session_id)
-                )
-            ).first()
+    async def load(self, conn: Any, session_id: str) -> CallSessionRow:
+        """One session on an open connection; NotFound when absent."""
+        row = (
+            await conn.execute(
+                sa.select(db.call_sessions).where(db.call_sessions.c.id == session_id)
+            )
+        ).first()
         if row is None:
             raise NotFound("no such call session", code="session_not_found")
         return _row(row)
+
+    async def get(self, session_id: str) -> CallSessionRow:
+        async with self.db.connect() as conn:
+            return await self.load(conn, session_id)
 
     async def _open_where(self, condition: Any) -> list[CallSessionRow]:
         async with self.db.connect() as conn:
@@ -159,13 +163,7 @@ class SqlCallSessions:
     ) -> CallSessionRow:
         """End a call with no decision: the record goes back to ``ready_for_call``."""
         async with self.db.begin() as conn:
-            row = (
-                await conn.execute(
-                    sa.select(db.call_sessions).where(db.call_sessions.c.id == session_id)
-                )
-            ).first()
-            if row is None:
-                raise NotFound("no such call session", code="session_not_found")
+            row = await self.load(conn, session_id)
             if row.ended_at is not None:
                 raise Conflict("the call has already ended", code="session_ended")
             async with self.records.edit_on(conn, row.record_id) as record:
