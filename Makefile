@@ -55,13 +55,13 @@ services:
 
 test: setup chromium services
 	$(BIN)/ruff check .
-	$(BIN)/mypy videocall signaling recording web server.py
+	$(BIN)/mypy videocall signaling recording media web server.py
 	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy videocall signaling recording web server.py
+	$(BIN)/mypy videocall signaling recording media web server.py
 
 bench: setup
 	$(BIN)/python -m bench.all

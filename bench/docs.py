@@ -34,7 +34,7 @@ runs on it: each result file records the load average before the run.
   Client receivers complete a frame on the RTP marker bit, as browsers do.
   Server CPU = `psutil.Process(server).cpu_times()` over the window, divided by
   calls x seconds; peak RSS = `VmHWM` of the server process. Recording and quality sampling
-  are on. `aiortc-relay` is `videocall/adapters/media_baseline.py` (`MediaRelay` + one
+  are on. `aiortc-relay` is `media/baseline.py` (`MediaRelay` + one
   `MediaRecorder` per side: decode, re-encode per receiver, re-encode to record).
 - **Accept -> told** (`python -m bench.told --waiting 10000 --accepts 20`): the real server
   with `REDIS_URL` (queue and Socket.IO manager on Redis). The measured participants join

@@ -19,9 +19,9 @@ from aiohttp import web
 from aiortc import RTCRtpReceiver
 
 from bench.jitter import use_marker_jitter_buffer
-from videocall.adapters.media_baseline import media_call_class
-from videocall.adapters.media_call import MediaSettings
-from videocall.adapters.rtc_forward import FrameSink
+from media.baseline import media_call_class
+from media.call import MediaSettings
+from media.rtc_forward import FrameSink
 
 CALLS = web.AppKey("calls", dict)
 FACTORY = web.AppKey("factory", object)

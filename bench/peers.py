@@ -24,7 +24,7 @@ from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 from bench.jitter import use_marker_jitter_buffer
 from bench.media import AUDIO_FRAME, AUDIO_RATE, FPS, VIDEO_CLOCK, VideoLoop, decode_stamps
 from bench.media import vp8_decoder as new_decoder
-from videocall.adapters.rtc_forward import EncodedFrame, hook_keyframe_requests, install_tap
+from media.rtc_forward import EncodedFrame, hook_keyframe_requests, install_tap
 
 RESYNC_AFTER_S = 0.2  # a sender this late skips ahead instead of bursting to catch up
 

@@ -25,7 +25,7 @@ from typing import Any
 from bench.media import cached_media
 from bench.peers import Peer, VideoReceiver, make_peer
 from bench.setup import CallSetup, setup_for
-from videocall.adapters.rtc_forward import allow_loopback_candidates
+from media.rtc_forward import allow_loopback_candidates
 
 GRACE_S = 1.0  # frames sent in the last second of the window may still be in flight
 SETUP_CONCURRENCY = 3

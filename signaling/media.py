@@ -31,10 +31,10 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticError
 
+from media.baseline import media_call_class
+from media.call import IceServer, MediaCall, MediaSettings, Side
 from signaling.cluster import CLUSTER
 from signaling.media_control import SWEEP_SECONDS, MediaControl
-from videocall.adapters.media_baseline import media_call_class
-from videocall.adapters.media_call import IceServer, MediaCall, MediaSettings, Side
 from videocall.adapters.redis_queue import connect
 from videocall.errors import Conflict, NotAllowed, NotFound, Unauthenticated, VideoCallError
 from videocall.quality import hint_text

@@ -22,8 +22,8 @@ from aiortc.mediastreams import (
 from aiortc.rtp import is_rtcp
 from PIL import Image, ImageFilter
 
-from videocall.adapters.media_call import MediaCall, Side
-from videocall.adapters.rtc_forward import EncodedFrame, install_tap
+from media.call import MediaCall, Side
+from media.rtc_forward import EncodedFrame, install_tap
 
 WIDTH, HEIGHT = 640, 480
 FPS = 15

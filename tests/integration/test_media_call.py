@@ -12,7 +12,7 @@ import pytest
 from media_peers import PatternTrack, ToneTrack, connect_client, wait_for
 from PIL import Image
 
-from videocall.adapters.media_call import MediaCall, MediaSettings
+from media.call import MediaCall, MediaSettings
 from videocall.errors import Conflict
 
 

@@ -15,7 +15,7 @@ from media_peers import (
     wait_for,
 )
 
-from videocall.adapters.media_call import MediaCall, MediaSettings
+from media.call import MediaCall, MediaSettings
 from videocall.errors import Conflict, ValidationError
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from media_peers import PatternTrack, ToneTrack, connect_client, drop_rtp, wait_for
 
-from videocall.adapters.media_call import MediaCall, MediaSettings, Side
+from media.call import MediaCall, MediaSettings, Side
 from videocall.quality_monitor import QualityEvent
 
 HINT_DEADLINE_S = 3.0

@@ -13,10 +13,10 @@ from aiortc.rtcrtpreceiver import StreamStatistics
 from aiortc.rtp import RtpPacket
 from media_peers import PatternTrack, wait_for
 
-from videocall.adapters import rtc_forward
+from media import rtc_forward
 
 UPGRADE_HINT = (
-    "aiortc internals used by videocall/adapters/rtc_forward.py changed ({what}); "
+    "aiortc internals used by media/rtc_forward.py changed ({what}); "
     "re-read the module docstring's list and adapt before upgrading aiortc/aioice"
 )
 

@@ -27,7 +27,7 @@ from av.video.frame import VideoFrame
 from numpy.typing import NDArray
 from PIL import Image
 
-from videocall.adapters.rtc_forward import EncodedFrame
+from media.rtc_forward import EncodedFrame
 from videocall.quality import (
     Level,
     PictureMetrics,

@@ -3,7 +3,7 @@
 What the aiortc examples do: decode every incoming stream, hand the decoded frames to the other
 side through ``MediaRelay`` (re-encoded by each sender) and to a ``MediaRecorder`` per side
 (encoded again), and look at decoded participant frames for quality. Same interface as
-``media_call.MediaCall`` so the server can host either; not for production use: it costs several
+``media.call.MediaCall`` so the server can host either; not for production use: it costs several
 times the CPU (docs/benchmarks.md) and emits no quality events.
 """
 
@@ -22,7 +22,7 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.contrib.media import MediaRecorder, MediaRelay
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
-from videocall.adapters.media_call import (
+from media.call import (
     KINDS,
     SIDES,
     CallSummary,
@@ -32,7 +32,7 @@ from videocall.adapters.media_call import (
     SideQuality,
     other,
 )
-from videocall.adapters.rtc_forward import allow_loopback_candidates
+from media.rtc_forward import allow_loopback_candidates
 from videocall.clock import Clock, SystemClock
 from videocall.errors import Conflict, ValidationError
 from videocall.quality_monitor import QualityEvent, QualityMonitor

@@ -42,11 +42,8 @@ from aiortc import (
 )
 from aiortc import sdp as aiortc_sdp
 
-from recording.session import SessionRecorder
-from recording.writer import MediaPacket, SegmentInfo, TrackSpec
-from videocall.adapters.media_analysis import FrameAnalyzer, PictureSample, Snapshot, save_snapshot
-from videocall.adapters.media_stats import StatsSampler
-from videocall.adapters.rtc_forward import (
+from media.analysis import FrameAnalyzer, PictureSample, Snapshot, save_snapshot
+from media.rtc_forward import (
     EncodedFrame,
     ForwardTrack,
     KeyframeRequester,
@@ -54,6 +51,9 @@ from videocall.adapters.rtc_forward import (
     hook_keyframe_requests,
     install_tap,
 )
+from media.stats import StatsSampler
+from recording.session import SessionRecorder
+from recording.writer import MediaPacket, SegmentInfo, TrackSpec
 from videocall.clock import Clock, SystemClock
 from videocall.errors import Conflict, ValidationError
 from videocall.quality import QualityThresholds

@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 from aiortc import RTCPeerConnection, RTCRtpReceiver
 
+from media.rtc_forward import EncodedFrame, inbound_counts
 from recording.writer import vp8_keyframe_size
-from videocall.adapters.rtc_forward import EncodedFrame, inbound_counts
 from videocall.quality import ConnectionMetrics
 
 CLOCK_PER_MS = {"video": 90.0, "audio": 48.0}
