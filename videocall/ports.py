@@ -9,7 +9,7 @@ from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from videocall.records import DocumentKind, HistoryEntry, Record
 
@@ -76,6 +76,17 @@ class RecordRepository(Protocol):
         the file it replaced, if any (so the caller can delete an unreferenced file)."""
 
     async def document_in_use(self, sha256: str) -> bool: ...
+
+
+T = TypeVar("T")
+
+
+class CpuPool(Protocol):
+    """A bounded pool for CPU-heavy work: image decode and scoring, OCR, face models, encoding,
+    hashing of big files. Nothing of that kind runs on the event loop."""
+
+    async def run(self, fn: Callable[..., T], /, *args: Any) -> T:
+        """Run ``fn(*args)`` off the event loop; waits for a free worker (bounded queue)."""
 
 
 class BlobStore(Protocol):

@@ -17,7 +17,7 @@ def alembic_config(database_url: str) -> Config:
     return config
 
 
-def upgrade(database_url: str, revision: str = "head") -> None:
+def upgrade(database_url: str, revision: str = "heads") -> None:
     """Blocking: call from a thread when an event loop is running."""
     if database_url.startswith("sqlite"):
         path = database_url.split("///", 1)[-1]
