@@ -29,11 +29,12 @@ from PIL import Image
 
 from media.rtc_forward import EncodedFrame
 from videocall.quality import (
+    SHARPNESS_WIDTH,
     Level,
     PictureMetrics,
     QualityThresholds,
+    bt601_luma,
     classify_picture,
-    downscale,
     frame_motion,
     measure,
 )
@@ -81,13 +82,22 @@ class Snapshot:
         }
 
 
-def luma(frame: VideoFrame) -> NDArray[np.uint8]:
-    """The Y plane as a (height, width) array; no colour conversion for yuv420p frames."""
-    if frame.format.name not in ("yuv420p", "yuvj420p"):
-        return cast(NDArray[np.uint8], frame.to_ndarray(format="gray"))
-    plane = frame.planes[0]
-    rows = np.frombuffer(memoryview(plane), np.uint8).reshape(frame.height, plane.line_size)
-    return rows[:, : frame.width]
+def luma(frame: VideoFrame, width: int = SHARPNESS_WIDTH) -> NDArray[np.uint8]:
+    """BT.601 luma of the frame as a browser shows it, about ``width`` pixels wide.
+
+    The frame is converted to RGB (the decoder's matrix and range, clipped) and then weighted,
+    as the page's canvas meter and the photo check do: the Y plane alone reads colours outside
+    the RGB gamut, such as Chromium's fake camera, far too dark (``videocall.quality``). The
+    size is an integer step of the frame's, point-sampled, like ``downscale``.
+    """
+    step = max(1, frame.width // width)
+    rgb = frame.reformat(
+        width=max(1, frame.width // step),
+        height=max(1, frame.height // step),
+        format="rgb24",
+        interpolation="POINT",
+    ).to_ndarray()
+    return bt601_luma(cast(NDArray[np.uint8], rgb))
 
 
 class FrameAnalyzer:
@@ -169,7 +179,7 @@ class FrameAnalyzer:
         return frames
 
     def _sample(self, frame: VideoFrame, previous: NDArray[np.uint8] | None) -> NDArray[np.uint8]:
-        small = downscale(luma(frame)).copy()
+        small = luma(frame)
         motion = None if previous is None else frame_motion(previous, small)
         sample = PictureSample(measure(small), motion, frame.width, frame.height)
         self.sampled += 1

@@ -1,6 +1,16 @@
 """Picture quality measures on a grey (luma) image: pure numpy, no I/O.
 
-Shared by the upload check (documents) and the live call sampling (media).
+Shared by the upload check (documents), the live call sampling (media) and, through
+``/api/quality/thresholds``, the browser's pre-call meter.
+
+Luma, everywhere: BT.601 on the picture *as shown*, i.e. 8-bit RGB after the decoder's
+YUV -> RGB conversion (clipped to 0-255): ``Y' = 0.299 R + 0.587 G + 0.114 B``, 0-255. The page's
+meter computes it from a canvas, Pillow's ``"L"`` mode (uploads) is the same formula, and the call's
+analysis converts each sampled frame to RGB first (``media.analysis.luma``). The encoded Y plane
+is *not* that number: it is limited range (16-235), and for colours outside the RGB gamut the
+display clips R, G and B. Chromium's built-in fake camera paints its picture into Y alone with
+U = V = 0: the background is Y = 0 and shows as RGB (0, 135, 0), so the Y plane averaged ~35
+("too dark") while the person, and the page's meter, saw a green picture of luma ~90.
 """
 
 from __future__ import annotations
@@ -32,6 +42,12 @@ class PictureMetrics:
             "contrast": round(self.contrast, 2),
             "sharpness": round(self.sharpness, 2),
         }
+
+
+def bt601_luma(rgb: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    """BT.601 luma (0-255, rounded) of an (h, w, 3) RGB image: the one lighting formula."""
+    weighted = rgb.astype(np.uint32) @ np.array([299, 587, 114], dtype=np.uint32)
+    return ((weighted + 500) // 1000).astype(np.uint8)
 
 
 def downscale(grey: NDArray[np.uint8], width: int = SHARPNESS_WIDTH) -> NDArray[np.uint8]:
@@ -77,6 +93,8 @@ LEVEL_RANK: dict[Level, int] = {"ok": 0, "warn": 1, "bad": 2}
 # from the transport statistics of one side.
 PICTURE_MEASURES = ("darkness", "brightness", "sharpness", "frozen", "black")
 CONNECTION_MEASURES = ("packet_loss", "jitter", "rtt", "fps", "bitrate", "resolution")
+# The measures that say the link itself is poor (bitrate is judged only while one of them does).
+LINK_MEASURES = ("packet_loss", "jitter", "rtt", "fps")
 
 HintCode = Literal[
     "too_dark",
@@ -147,12 +165,14 @@ class QualityThresholds:
     WebRTC guidance for connections; tune them with recorded calls.
     """
 
-    # Mean luma 0-255. An evenly lit face is around 90-160; below 60 faces lose detail in VP8.
-    dark_luma_warn: float = 70.0
-    dark_luma_bad: float = 50.0
+    # Mean BT.601 luma 0-255 (see the module docstring). An evenly lit face is around 90-160;
+    # at or below 60 faces lose detail in VP8. The page's pre-call meter uses the same numbers
+    # (served by web/quality_api.py), as does the photo check (videocall/documents.py).
+    dark_luma_warn: float = 60.0
+    dark_luma_bad: float = 40.0
     # Over-exposure: mean luma or the share of clipped-bright pixels, whichever is worse.
-    bright_luma_warn: float = 200.0
-    bright_luma_bad: float = 220.0
+    bright_luma_warn: float = 215.0
+    bright_luma_bad: float = 235.0
     bright_fraction_warn: float = 0.25
     bright_fraction_bad: float = 0.45
     # Laplacian variance; sharp webcam faces give a few hundred, a smeared lens below 30.
@@ -183,6 +203,20 @@ class QualityThresholds:
     hold_worse_s: float = 1.0
     hold_better_s: float = 1.5
     hold_samples: int = 2
+
+    def lighting(self) -> dict[str, object]:
+        """The lighting limits for the page's pre-call meter (served as JSON): a mean luma at or
+        below ``dark_luma_warn`` is too dark, at or above ``bright_luma_warn`` too bright."""
+        return {
+            "formula": "bt601",
+            "dark_luma_warn": self.dark_luma_warn,
+            "dark_luma_bad": self.dark_luma_bad,
+            "bright_luma_warn": self.bright_luma_warn,
+            "bright_luma_bad": self.bright_luma_bad,
+            "bright_fraction_warn": self.bright_fraction_warn,
+            "bright_fraction_bad": self.bright_fraction_bad,
+            "bright_level": BRIGHT_LEVEL,
+        }
 
 
 @dataclass(frozen=True, slots=True)
@@ -286,7 +320,15 @@ def classify_connection(metrics: ConnectionMetrics, th: QualityThresholds) -> di
     if metrics.fps is not None:
         levels["fps"] = _below(metrics.fps, th.fps_warn, th.fps_bad)
     if metrics.bitrate_kbps is not None:
-        levels["bitrate"] = _below(metrics.bitrate_kbps, th.bitrate_kbps_warn, th.bitrate_kbps_bad)
+        # A low bitrate alone says nothing about the link: a sender ramping up its estimate at
+        # the start of a call, or a still picture that compresses well, sends little on a
+        # healthy link. It counts only while loss, jitter, RTT or frame rate say the link is poor.
+        link_poor = any(levels.get(m, "ok") != "ok" for m in LINK_MEASURES)
+        levels["bitrate"] = (
+            _below(metrics.bitrate_kbps, th.bitrate_kbps_warn, th.bitrate_kbps_bad)
+            if link_poor
+            else "ok"
+        )
     if metrics.height is not None:
         levels["resolution"] = _below(float(metrics.height), th.height_warn, th.height_bad)
     return levels

@@ -2,13 +2,30 @@
 // a canvas, a microphone level, and a short connection test against our own server.
 import { t } from "./i18n.js";
 
-// Same thresholds as the server's photo check (videocall/documents.py), on mean luma 0-255.
-export const TOO_DARK = 60;
-export const TOO_BRIGHT = 215;
 const NET_SAMPLES = 5;
 const NET_SLOW_MS = 800;
 
-/** Mean luma (BT.601) of what `video` shows now, drawn on `canvas`; null before a frame. */
+// The lighting limits come from the server (GET /api/quality/thresholds, the same numbers the
+// call's analysis uses); until they arrive the meter shows a value but no verdict.
+let lighting = null;
+
+/** Load the server's lighting limits once; resolves to them (or null when unreachable). */
+export const thresholdsReady = fetch("/api/quality/thresholds", { cache: "no-store" })
+  .then((response) => (response.ok ? response.json() : null))
+  .then((body) => {
+    lighting = body && body.lighting;
+    const meter = document.getElementById("light-meter");
+    if (meter && lighting) {
+      meter.low = lighting.dark_luma_warn;
+      meter.high = lighting.bright_luma_warn;
+    }
+    return lighting;
+  })
+  .catch(() => null);
+
+/** Mean BT.601 luma (0-255) of what `video` shows now, drawn on `canvas`; null before a frame.
+ * The server measures the call the same way (videocall/quality.py): on the RGB picture as shown,
+ * Y' = 0.299 R + 0.587 G + 0.114 B. */
 export function meanLuma(video, canvas) {
   if (!video.videoWidth) return null;
   const ctx = canvas.getContext("2d", { willReadFrequently: true });
@@ -21,10 +38,11 @@ export function meanLuma(video, canvas) {
   return sum / (data.length / 4);
 }
 
+/** "too_dark" | "too_bright" | "ok" by the server's limits; "pending" before a frame or limits. */
 export function lightingLevel(luma) {
-  if (luma == null) return "pending";
-  if (luma < TOO_DARK) return "too_dark";
-  if (luma > TOO_BRIGHT) return "too_bright";
+  if (luma == null || !lighting) return "pending";
+  if (luma <= lighting.dark_luma_warn) return "too_dark";
+  if (luma >= lighting.bright_luma_warn) return "too_bright";
   return "ok";
 }
 
