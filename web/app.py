@@ -22,6 +22,7 @@ from videocall.workdays import WorkCalendar
 from web import keys
 from web.api_records import api
 from web.errors import error_middleware
+from web.origin import origin_middleware
 
 logger = logging.getLogger(__name__)
 
@@ -72,7 +73,7 @@ async def readyz(request: web.Request) -> web.Response:
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
     """Build the application; nothing is opened until it starts."""
     app = web.Application(
-        middlewares=[security_headers(settings), error_middleware],
+        middlewares=[security_headers(settings), error_middleware, origin_middleware(settings)],
         # Uploads are the largest bodies; JSON bodies have their own, smaller limit.
         client_max_size=settings.max_upload_bytes + 256 * 1024,
     )
@@ -102,11 +103,13 @@ def _layers() -> list[AppPlugin]:
     import signaling.install
     import web.dashboard_api
     import web.evidence_api
+    import web.handoff_api  # hand-off links: API routes on the registry, /r/{code} page
     import web.housekeeping
     import web.limits_mw
     import web.metrics
     import web.outcomes_api
     import web.pages
+    import web.quality_api  # its route is on the shared registry
 
     return [
         web.metrics.install,
@@ -117,6 +120,7 @@ def _layers() -> list[AppPlugin]:
         web.outcomes_api.install,
         web.evidence_api.install,
         web.dashboard_api.install,
+        web.handoff_api.install,
         web.pages.install,
     ]
 
