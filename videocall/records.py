@@ -12,13 +12,14 @@ same transaction as the change.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
 from videocall.errors import InvalidTransition, ValidationError
 from videocall.nik import NikInfo, Sex
+from videocall.reference import new_reference
 
 
 class RecordState(StrEnum):
@@ -109,6 +110,8 @@ class Record:
     documents: set[DocumentKind] = field(default_factory=set)
     consent_at: datetime | None = None
     due_at: datetime | None = None
+    # Short, readable and unique (videocall.reference); carried by every event.
+    reference: str = ""
     version: int = 0
     history: list[HistoryEntry] = field(default_factory=list)
     # Appended by the domain, persisted and cleared by the repository in one transaction.
@@ -138,7 +141,12 @@ class Record:
         if to is not S.UNDER_REVIEW:
             self.due_at = None
         self._log(now, actor, "state_changed", previous, to, reason, detail)
-        data: dict[str, Any] = {"from": previous.value, "to": to.value, "reason": reason}
+        data: dict[str, Any] = {
+            "from": previous.value,
+            "to": to.value,
+            "reason": reason,
+            "reference": self.reference,
+        }
         if detail:
             data["detail"] = detail
         if self.due_at is not None:
@@ -224,6 +232,13 @@ class Record:
         self.due_at = due_at
         self.transition(S.UNDER_REVIEW, actor=actor, now=now, **kw)
 
+    def change_reference(self, reference: str) -> None:
+        """Before the record is first stored: another record holds the drawn reference."""
+        self.reference = reference
+        self.pending_events = [
+            replace(ev, data={**ev.data, "reference": reference}) for ev in self.pending_events
+        ]
+
     # -- views -------------------------------------------------------------------------------
 
     @property
@@ -251,6 +266,7 @@ def new_record(
     actor: str,
     now: datetime,
     record_id: str | None = None,
+    reference: str | None = None,
 ) -> Record:
     record = Record(
         id=record_id or str(uuid.uuid4()),
@@ -262,6 +278,7 @@ def new_record(
         updated_at=now,
         nik_birth_date=nik.birth_date,
         nik_sex=nik.sex,
+        reference=reference or new_reference(),
     )
     record._log(now, actor, "registered", None, S.REGISTERED, None, None)
     record.pending_events.append(
@@ -270,7 +287,12 @@ def new_record(
             "record.registered",
             record.id,
             now,
-            {"from": None, "to": S.REGISTERED.value, "reason": None},
+            {
+                "from": None,
+                "to": S.REGISTERED.value,
+                "reason": None,
+                "reference": record.reference,
+            },
         )
     )
     return record

@@ -55,7 +55,10 @@ def record_out(record: Record, docs: list[StoredDocument]) -> dict[str, Any]:
 
     return RecordOut(
         id=record.id,
+        reference=record.reference,
         nik_masked=mask_nik(record.nik),
+        nik_birth_date=record.nik_birth_date.isoformat(),
+        nik_sex=record.nik_sex.value,
         mobile=record.mobile,
         email=record.email,
         state=record.state.value,
@@ -442,6 +445,7 @@ async def upstream_events(request: web.Request) -> web.Response:
     return web.json_response(
         {
             "record_id": record.id,
+            "reference": record.reference,
             "state": record.state.value,
             "due_at": record.due_at.isoformat() if record.due_at else None,
             "events": events,

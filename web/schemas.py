@@ -65,7 +65,10 @@ class DocumentOut(BaseModel):
 
 class RecordOut(BaseModel):
     id: str
+    reference: str = Field(description="short reference to read out: 8 Crockford base32 characters")
     nik_masked: str
+    nik_birth_date: str = Field(description="date of birth the NIK encodes (to prefill)")
+    nik_sex: str = Field(description="sex the NIK encodes (to prefill)")
     mobile: str
     email: str
     state: str
@@ -112,6 +115,7 @@ class EventOut(BaseModel):
 
 class RecordEventsOut(BaseModel):
     record_id: str
+    reference: str
     state: str
     due_at: str | None
     events: list[EventOut]

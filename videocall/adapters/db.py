@@ -63,6 +63,9 @@ records = sa.Table(
     sa.Column("created_at", UTCDateTime, nullable=False),
     sa.Column("updated_at", UTCDateTime, nullable=False),
     sa.Column("version", sa.Integer, nullable=False, server_default="0"),
+    # Added by migration 0003: the short reference people read out (videocall.reference).
+    sa.Column("reference", sa.String(8), nullable=False),
+    sa.Index("uq_records_reference", "reference", unique=True),
 )
 
 record_history = sa.Table(

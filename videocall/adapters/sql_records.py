@@ -20,6 +20,10 @@ from videocall.errors import Conflict, NotFound
 from videocall.nik import Sex
 from videocall.ports import StoredDocument
 from videocall.records import DocumentKind, HistoryEntry, Record, RecordState
+from videocall.reference import new_reference
+
+# Drawing a reference that is taken is a one-in-billions event; a few tries are plenty.
+REFERENCE_ATTEMPTS = 5
 
 
 class Database:
@@ -136,20 +140,36 @@ class SqlRecordRepository:
         self.db = database
 
     async def add(self, record: Record) -> None:
-        try:
-            async with self.db.begin() as conn:
-                await conn.execute(
-                    db.records.insert().values(id=record.id, version=0, **_record_values(record))
-                )
-                await write_pending(conn, record)
-        except IntegrityError:
-            raise Conflict(
-                "a live verification record already exists for this NIK",
-                code="nik_registered",
-                field="nik",
-            ) from None
+        for _attempt in range(REFERENCE_ATTEMPTS):
+            try:
+                async with self.db.begin() as conn:
+                    await conn.execute(
+                        db.records.insert().values(
+                            id=record.id,
+                            version=0,
+                            reference=record.reference,
+                            **_record_values(record),
+                        )
+                    )
+                    await write_pending(conn, record)
+                break
+            except IntegrityError:
+                if not await self._reference_taken(record.reference):
+                    raise Conflict(
+                        "a live verification record already exists for this NIK",
+                        code="nik_registered",
+                        field="nik",
+                    ) from None
+                record.change_reference(new_reference())
+        else:
+            raise Conflict("no free reference found", code="reference_exhausted")
         record.pending_history.clear()
         record.pending_events.clear()
+
+    async def _reference_taken(self, reference: str) -> bool:
+        async with self.db.connect() as conn:
+            query = sa.select(db.records.c.id).where(db.records.c.reference == reference)
+            return (await conn.execute(query)).first() is not None
 
     async def load(
         self, conn: AsyncConnection, record_id: str, *, for_update: bool = False
@@ -188,6 +208,7 @@ class SqlRecordRepository:
             documents={DocumentKind(k) for k in kinds},
             consent_at=row.consent_at,
             due_at=row.due_at,
+            reference=row.reference,
             version=row.version,
             history=[_history_from_row(h) for h in history],
         )
