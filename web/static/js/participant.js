@@ -8,6 +8,7 @@ import { banner, watchBrowser, withRetry } from "./net.js";
 import * as precheck from "./precheck.js";
 import { LiveSession } from "./participant_live.js";
 import { confirmTwice } from "./confirm.js";
+import * as handoff from "./handoff.js"; // hand-off links and the app's web view (host events)
 
 const STEPS = ["register", "profile", "documents", "consent", "precheck", "queue", "call", "result"];
 const KINDS = ["ktp", "selfie_with_ktp", "face"];
@@ -83,6 +84,7 @@ function stepFor(record) {
 
 async function loadRecord() {
   state.record = await withRetry(() => call("GET", "/api/me", { auth: true }));
+  handoff.observeRecord(state.record); // tells the app (if any) what changed
   return state.record;
 }
 
@@ -491,7 +493,7 @@ async function main() {
   watchBrowser(() => {
     if (state.live) state.live.nudge();
   });
-  await resume();
+  if (await handoff.arrive()) await resume(); // arrive(): a /r/<code> link is exchanged first
   document.body.dataset.ready = "true";
 }
 
