@@ -1,11 +1,12 @@
 // Errors next to their fields, translated by code; anything without a field goes to the form.
-import { t, has } from "./i18n.js";
+import { t, has, lang } from "./i18n.js";
 
-/** The user-facing text for an ApiError (or any error with a code). */
+/** The user-facing text for an ApiError (or any error with a code). The server's message is
+ * English: it is only ever shown (as a detail) to someone reading the page in English. */
 export function errorText(err) {
   const key = `errors.${err.code}`;
   if (has(key)) return t(key);
-  return err.message ? `${t("errors.generic")} (${err.message})` : t("errors.generic");
+  return err.message && lang() === "en" ? `${t("errors.generic")} (${err.message})` : t("errors.generic");
 }
 
 export function clearErrors(form) {
