@@ -16,8 +16,16 @@ quality sampling. The signaling layer drives it; it knows nothing of sockets.
 - ``on_quality(side, QualityEvent)`` is called on the event loop when a measure's stable class
   changes; ``event.hint`` is a hint code (``videocall.quality.hint_text``) or None to clear.
   Picture measures exist for the participant only; connection measures for both sides.
-- Media is forwarded as received (VP8 preferred, Opus; H.264 when a side offers nothing else;
-  both sides must end up on the same video codec for forwarding to work).
+- Media is forwarded as received (VP8 preferred, Opus; H.264 when a side offers nothing else).
+  Both sides must use the same video format: the participant's leads (``media.codecs``); an
+  officer's offer that comes first waits up to ``codec_wait_s`` for it. Offers that cannot
+  share a format are refused with ``video_codec_mismatch`` (and both sides are told through a
+  ``video_codec`` quality event), offers with no usable video format with
+  ``video_codec_unsupported``; never black video.
+- Weak uplink (``videocall.uplink``): when the participant's video is unusable for
+  ``uplink.pause_after_s`` the call goes on as audio: video is neither forwarded (either way)
+  nor recorded, ``snapshot`` raises ``Conflict(code="video_paused")``, and a ``video`` quality
+  event with hint ``weak_uplink`` goes to both sides; video resumes at a keyframe by itself.
 - Time comes from the injected ``Clock``; the settings are a plain frozen dataclass.
 """
 
@@ -29,20 +37,29 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 from aiortc import (
     RTCConfiguration,
     RTCIceServer,
     RTCPeerConnection,
-    RTCRtpCodecCapability,
+    RTCRtpCodecParameters,
     RTCRtpReceiver,
-    RTCRtpSender,
     RTCSessionDescription,
 )
 from aiortc import sdp as aiortc_sdp
 
 from media.analysis import FrameAnalyzer, PictureSample, Snapshot, save_snapshot
+from media.call_model import (
+    KINDS,
+    SIDES,
+    CallSummary,
+    IceServer,
+    MediaSettings,
+    Side,
+    SideQuality,
+    other,
+)
+from media.codecs import answered_video, describe, parse_offer, preferred_codecs, same_format
 from media.rtc_forward import (
     EncodedFrame,
     ForwardTrack,
@@ -52,70 +69,26 @@ from media.rtc_forward import (
     install_tap,
 )
 from media.stats import StatsSampler
+from media.uplink_guard import UplinkGuard
 from recording.session import SessionRecorder
 from recording.writer import MediaPacket, SegmentInfo, TrackSpec
 from videocall.clock import Clock, SystemClock
 from videocall.errors import Conflict, ValidationError
-from videocall.quality import QualityThresholds
-from videocall.quality_monitor import QualityEvent, QualityMonitor, QualitySummary, SeriesPoint
+from videocall.quality_monitor import QualityEvent, QualityMonitor
 
 logger = logging.getLogger(__name__)
 
-Side = Literal["participant", "officer"]
-SIDES: tuple[Side, Side] = ("participant", "officer")
-KINDS = ("audio", "video")
-PREFERRED = {"audio": ("opus",), "video": ("VP8", "rtx", "H264")}
-
-
-def other(side: Side) -> Side:
-    return "officer" if side == "participant" else "participant"
-
-
-@dataclass(frozen=True, slots=True)
-class IceServer:
-    urls: tuple[str, ...]
-    username: str | None = None
-    credential: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class MediaSettings:
-    recording_dir: Path
-    snapshot_dir: Path | None = None  # default: recording_dir / "snapshots"
-    sample_fps: float = 2.0  # participant frames measured per second
-    stats_interval_s: float = 1.0
-    thresholds: QualityThresholds = field(default_factory=QualityThresholds)
-    ice_servers: tuple[IceServer, ...] = ()
-    allow_loopback: bool = False  # offer 127.0.0.1 candidates (tests, one-machine demo)
-    pli_min_interval_s: float = 0.5
-
-
-@dataclass(frozen=True, slots=True)
-class SideQuality:
-    series: list[SeriesPoint]
-    summary: QualitySummary
-
-
-@dataclass(frozen=True, slots=True)
-class CallSummary:
-    session_id: str
-    segments: list[SegmentInfo]
-    gaps_s: list[float]
-    quality: dict[Side, SideQuality]
-
-    def as_dict(self) -> dict[str, object]:
-        return {
-            "session_id": self.session_id,
-            "segments": [s.as_dict() for s in self.segments],
-            "gaps_s": [round(g, 2) for g in self.gaps_s],
-            "quality": {
-                side: {
-                    "summary": q.summary.as_dict(),
-                    "series": [{"t": p.t, **p.values} for p in q.series],
-                }
-                for side, q in self.quality.items()
-            },
-        }
+__all__ = [
+    "KINDS",
+    "SIDES",
+    "CallSummary",
+    "IceServer",
+    "MediaCall",
+    "MediaSettings",
+    "Side",
+    "SideQuality",
+    "other",
+]
 
 
 @dataclass(slots=True)
@@ -128,6 +101,7 @@ class _Leg:
     forward: dict[str, ForwardTrack]
     receivers: dict[str, RTCRtpReceiver] = field(default_factory=dict)
     codecs: dict[str, str] = field(default_factory=dict)  # kind -> negotiated codec
+    video: RTCRtpCodecParameters | None = None  # the negotiated video format
     stats: StatsSampler = field(default_factory=StatsSampler)
     receiving: bool = False
 
@@ -147,7 +121,11 @@ class MediaCall:
         if settings.allow_loopback:
             allow_loopback_candidates(True)
         now = self._clock.monotonic()
+        self._started = now
         self._monitors = {s: QualityMonitor(settings.thresholds, now) for s in SIDES}
+        self._uplink = UplinkGuard(settings.uplink, now)
+        self._record_video_from_key = False  # after a weak-uplink pause: restart at a keyframe
+        self._participant_video = asyncio.Event()  # the participant's video format is known
         self._legs: dict[Side, _Leg] = {}
         self._generation = 0
         self._in_flight: set[Side] = set()
@@ -185,9 +163,15 @@ class MediaCall:
             raise Conflict("an offer is already being answered", code="offer_in_flight")
         self._in_flight.add(side)
         try:
-            kinds = _offered_kinds(sdp)
+            offer = parse_offer(sdp)
+            if side == "officer" and offer.video and "participant" not in self._legs:
+                await self._wait_for_participant_video()
+            follow = self._video_format(other(side))
+            if follow is not None and offer.video:
+                if not any(same_format(follow, c) for c in offer.video):
+                    self._codec_mismatch(side, follow, offer.video)
             await self._drop_leg(side)
-            leg = self._new_leg(side, kinds)
+            leg = self._new_leg(side, offer.kinds, follow)
             await self._negotiate(leg, sdp)
             await self._rotate_segment_if_recording()
             assert leg.pc.localDescription is not None
@@ -213,6 +197,11 @@ class MediaCall:
 
     async def snapshot(self, kind: str) -> Snapshot:
         """Save the latest participant frame (full resolution JPEG + thumbnail, scored)."""
+        if self._uplink.paused:
+            raise Conflict(
+                "video is paused on a weak uplink; take snapshots once it is back",
+                code="video_paused",
+            )
         frame = self._analyzer.latest_frame()
         if frame is None:
             raise Conflict("no participant video yet", code="no_video")
@@ -229,6 +218,11 @@ class MediaCall:
             "session %s: snapshot %s saved %dx%d", self.session_id, kind, snap.width, snap.height
         )
         return snap
+
+    def video_codec(self, side: Side) -> str | None:
+        """The video format a side's connection negotiated (``VP8``, ``H264 42e01f``)."""
+        video = self._video_format(side)
+        return describe(video) if video is not None else None
 
     def quality_levels(self, side: Side) -> dict[str, str]:
         """Current stable class of each measure of a side."""
@@ -256,18 +250,24 @@ class MediaCall:
         await asyncio.to_thread(self._analyzer.close)
         await self._recorder.close_segment(self._clock.monotonic())
         now = self._clock.monotonic()
+        quality = {s: SideQuality(m.series(), m.summary(now)) for s, m in self._monitors.items()}
+        series, summary = self._uplink.annotate(
+            quality["participant"].series, quality["participant"].summary, now
+        )
+        quality["participant"] = SideQuality(series, summary)
         self._summary = CallSummary(
             self.session_id,
             list(self._recorder.segments),
             [g.seconds for g in self._recorder.gaps()],
-            {s: SideQuality(m.series(), m.summary(now)) for s, m in self._monitors.items()},
+            quality,
+            self._uplink.pauses(now),
         )
         logger.info("session %s: media closed", self.session_id)
         return self._summary
 
     # --- connections -----------------------------------------------------------------------
 
-    def _new_leg(self, side: Side, kinds: list[str]) -> _Leg:
+    def _new_leg(self, side: Side, kinds: list[str], follow: RTCRtpCodecParameters | None) -> _Leg:
         self._generation += 1
         servers = [
             RTCIceServer(urls=list(s.urls), username=s.username, credential=s.credential)
@@ -280,7 +280,7 @@ class MediaCall:
         # codec preferences (VP8 first) decide the answer, not the order the offer lists.
         for kind in kinds:
             transceiver = pc.addTransceiver(forward[kind], direction="sendrecv")
-            transceiver.setCodecPreferences(_preferred_codecs(kind))
+            transceiver.setCodecPreferences(preferred_codecs(kind, follow))
             hook_keyframe_requests(transceiver.sender, self._pli[(other(side), kind)].request)
 
         @pc.on("track")
@@ -314,7 +314,55 @@ class MediaCall:
             if media.kind in KINDS and media.rtp.codecs:
                 leg.codecs[media.kind] = media.rtp.codecs[0].name
                 leg.forward[media.kind].codec = media.rtp.codecs[0].name
-        logger.info("session %s: %s negotiated %s", self.session_id, leg.side, leg.codecs)
+        leg.video = answered_video(leg.pc.localDescription.sdp)
+        if leg.side == "participant" and leg.video is not None:
+            self._participant_video.set()
+        logger.info(
+            "session %s: %s negotiated %s%s",
+            self.session_id,
+            leg.side,
+            leg.codecs,
+            f" ({describe(leg.video)})" if leg.video is not None else "",
+        )
+
+    def _video_format(self, side: Side) -> RTCRtpCodecParameters | None:
+        leg = self._legs.get(side)
+        return leg.video if leg is not None else None
+
+    async def _wait_for_participant_video(self) -> None:
+        # The officer's answer decides what the officer's browser sends; it must be what the
+        # participant's can receive, which only the participant's offer tells.
+        try:
+            await asyncio.wait_for(self._participant_video.wait(), self._settings.codec_wait_s)
+        except TimeoutError:
+            logger.info("session %s: no participant video yet, officer answered", self.session_id)
+        if self._closed:
+            raise Conflict("the call has ended", code="call_closed")
+
+    def _codec_mismatch(
+        self, side: Side, follow: RTCRtpCodecParameters, offered: list[RTCRtpCodecParameters]
+    ) -> None:
+        formats = ", ".join(sorted({describe(c) for c in offered}))
+        logger.info(
+            "session %s: %s offers %s, the other side uses %s",
+            self.session_id,
+            side,
+            formats,
+            describe(follow),
+        )
+        event = QualityEvent(
+            self._clock.monotonic() - self._started,
+            "video_codec",
+            "bad",
+            "ok",
+            "codec_mismatch",
+        )
+        self._emit("participant", [event])
+        raise ValidationError(
+            f"the two browsers share no video format ({side} offers {formats}; "
+            f"the other side uses {describe(follow)})",
+            code="video_codec_mismatch",
+        )
 
     def _tap(self, leg: _Leg, kind: str, receiver: RTCRtpReceiver) -> None:
         leg.receivers[kind] = receiver
@@ -325,10 +373,12 @@ class MediaCall:
         def sink(frame: EncodedFrame) -> None:
             leg.receiving = True
             leg.stats.counter.add(frame)
+            if analysed:
+                self._uplink.count_video(len(frame.data))
             target = self._legs.get(other(leg.side))
             if target is not None:
                 target.forward[kind].push(frame, leg.generation)
-            if self._recorder.recording:
+            if self._recorder.recording and self._records(analysed, frame):
                 self._recorder.write(
                     MediaPacket(
                         track_name,
@@ -359,6 +409,19 @@ class MediaCall:
         logger.info("session %s: %s connection closed", self.session_id, side)
 
     # --- recording -------------------------------------------------------------------------
+
+    def _records(self, participant_video: bool, frame: EncodedFrame) -> bool:
+        """Whether a frame goes into the recording: participant video is left out while paused
+        on a weak uplink (the gap shows) and restarts at a keyframe."""
+        if not participant_video:
+            return True
+        if self._uplink.paused:
+            return False
+        if self._record_video_from_key:
+            if not frame.keyframe:
+                return False
+            self._record_video_from_key = False
+        return True
 
     def _track_specs(self) -> list[TrackSpec]:
         specs = []
@@ -402,6 +465,27 @@ class MediaCall:
                 metrics = await leg.stats.sample(now, leg.pc, list(leg.receivers.values()))
                 if metrics is not None:
                     self._emit(side, self._monitors[side].observe_connection(now, metrics))
+                if metrics is not None and side == "participant" and "video" in leg.receivers:
+                    self._on_uplink(self._uplink.observe(now, metrics))
+
+    def _on_uplink(self, event: QualityEvent | None) -> None:
+        if event is None:
+            return
+        paused = event.level != "ok"
+        logger.info(
+            "session %s: participant uplink %s",
+            self.session_id,
+            "too weak for video, audio only" if paused else "carries video again",
+        )
+        for leg in self._legs.values():
+            if paused:
+                leg.forward["video"].pause()
+            else:
+                leg.forward["video"].resume()
+        if not paused:
+            self._record_video_from_key = True
+            self._pli[("participant", "video")].request()
+        self._emit("participant", [event])
 
     def _emit(self, side: Side, events: list[QualityEvent]) -> None:
         for event in events:
@@ -418,23 +502,3 @@ class MediaCall:
                     self._on_quality(side, event)
                 except Exception:
                     logger.exception("session %s: on_quality callback failed", self.session_id)
-
-
-def _offered_kinds(sdp: str) -> list[str]:
-    """Media kinds of the offer's m-lines; rejects what aiortc would choke on later."""
-    try:
-        parsed = aiortc_sdp.SessionDescription.parse(sdp)
-    except Exception as exc:
-        raise ValidationError("the offer is not valid SDP", code="bad_sdp") from exc
-    kinds = [m.kind for m in parsed.media if m.kind in KINDS]
-    if not kinds or len(kinds) != len(set(kinds)):
-        raise ValidationError("the offer needs one audio and/or one video", code="bad_sdp")
-    return kinds
-
-
-def _preferred_codecs(kind: str) -> list[RTCRtpCodecCapability]:
-    """Our codecs in preference order: VP8 (with RTX), then H.264; Opus only for audio."""
-    capabilities = RTCRtpSender.getCapabilities(kind).codecs
-    order = PREFERRED[kind]
-    chosen = [c for c in capabilities if c.mimeType.split("/")[1] in order]
-    return sorted(chosen, key=lambda c: order.index(c.mimeType.split("/")[1]))

@@ -280,6 +280,7 @@ class ForwardTrack(MediaStreamTrack):
         self._queue: asyncio.Queue[av.Packet[Any] | None] = asyncio.Queue()
         self._reading = False
         self._need_keyframe = kind == "video"
+        self._paused = False
         self._source: int | None = None
         self._offset = 0
         self._last_ts: int | None = None
@@ -289,6 +290,8 @@ class ForwardTrack(MediaStreamTrack):
     def push(self, frame: EncodedFrame, source_id: int) -> None:
         if not self._reading or self.readyState != "live":
             return  # the sender is not sending yet: frames would only pile up
+        if self._paused:
+            return
         if self.codec is not None and frame.codec != self.codec:
             return
         if self._need_keyframe and not frame.keyframe:
@@ -301,6 +304,19 @@ class ForwardTrack(MediaStreamTrack):
 
     def end(self) -> None:
         self._queue.put_nowait(None)
+
+    def pause(self) -> None:
+        """Stop forwarding (weak uplink: the call goes on as audio); safe twice."""
+        self._paused = True
+
+    def resume(self) -> None:
+        """Forward again, from the next keyframe, which is asked for now."""
+        if not self._paused:
+            return
+        self._paused = False
+        self._need_keyframe = self.kind == "video"
+        if self._reading:
+            self._request_keyframe()
 
     async def recv(self) -> av.Packet[Any]:
         if self.readyState != "live":

@@ -96,6 +96,28 @@ def vp8_keyframe_size(data: bytes) -> tuple[int, int] | None:
     return width & 0x3FFF, height & 0x3FFF
 
 
+def h264_keyframe_size(data: bytes) -> tuple[int, int] | None:
+    """Width and height of an H.264 access unit with SPS and IDR, by decoding it (a few ms,
+    once per segment; an SPS parser would need the whole exp-Golomb syntax)."""
+    try:
+        decoder = av.CodecContext.create("h264", "r")
+        for frame in decoder.decode(av.Packet(data)):
+            return frame.width, frame.height
+        for frame in decoder.decode(None):
+            return frame.width, frame.height
+    except av.FFmpegError:
+        return None
+    return None
+
+
+def keyframe_size(codec: str, data: bytes) -> tuple[int, int] | None:
+    if codec == "VP8":
+        return vp8_keyframe_size(data)
+    if codec == "H264":
+        return h264_keyframe_size(data)
+    return None
+
+
 def create_private_file(path: Path) -> None:
     """Create an empty file only the service user can read; refuse to overwrite."""
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -241,7 +263,7 @@ class _Muxer:
         if spec.kind == "video" and packet.track not in self.sizes:
             if not packet.keyframe:
                 return  # nothing before the first keyframe decodes
-            self.sizes[packet.track] = vp8_keyframe_size(packet.data) or DEFAULT_SIZE
+            self.sizes[packet.track] = keyframe_size(spec.codec, packet.data) or DEFAULT_SIZE
         if self.container is None:
             self.pending.append(packet)
             if self._ready(packet.arrival):

@@ -106,6 +106,8 @@ HintCode = Literal[
     "low_frame_rate",
     "low_bandwidth",
     "low_resolution",
+    "weak_uplink",  # videocall.uplink: the call goes on as audio
+    "codec_mismatch",  # media.codecs: the two browsers share no video format
 ]
 
 # Which hint a measure raises when it is not ``ok``. The three network measures share one hint:
@@ -135,6 +137,8 @@ HINT_TEXTS: dict[str, dict[HintCode, str]] = {
         "low_frame_rate": "Video patah-patah — tutup aplikasi lain atau periksa koneksi Anda",
         "low_bandwidth": "Koneksi lambat — kualitas video dikurangi",
         "low_resolution": "Resolusi video rendah — periksa kamera atau koneksi Anda",
+        "weak_uplink": "Sinyal lemah — video dihentikan sementara",
+        "codec_mismatch": "Video Anda tidak dapat diteruskan — buka panggilan di Chrome",
     },
     "en": {
         "too_dark": "The room is too dark — move somewhere brighter",
@@ -147,6 +151,8 @@ HINT_TEXTS: dict[str, dict[HintCode, str]] = {
         "low_frame_rate": "The video is choppy — close other apps or check your connection",
         "low_bandwidth": "The connection is slow — video quality is reduced",
         "low_resolution": "The video resolution is low — check your camera or connection",
+        "weak_uplink": "Weak signal — video paused for now",
+        "codec_mismatch": "Your video cannot be passed on — open the call in Chrome",
     },
 }
 
