@@ -14,6 +14,13 @@ logger = logging.getLogger(__name__)
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+class UnsupportedMediaType(VideoCallError):
+    """A body in a media type the operation does not take (an edge error: no domain meaning)."""
+
+    code = "unsupported_media_type"
+    status = 415
+
+
 def error_response(status: int, code: str, message: str, field: str | None = None) -> web.Response:
     body: dict[str, str] = {"code": code, "message": message}
     if field is not None:
@@ -48,7 +55,10 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if exc.status < 400 or not request.path.startswith("/api/"):
             raise
         code = _HTTP_CODES.get(exc.status, "http_error")
-        return error_response(exc.status, code, exc.reason)
+        response = error_response(exc.status, code, exc.reason)
+        if isinstance(exc, web.HTTPMethodNotAllowed):
+            response.headers["Allow"] = ",".join(sorted(exc.allowed_methods))
+        return response
     except Exception:
         # A bug: say so without leaking internals; the traceback goes to the log only.
         logger.exception("unhandled error on %s %s", request.method, request.path)

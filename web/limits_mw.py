@@ -6,8 +6,8 @@ logs in all at 08:00); the per-account lock-out in ``videocall.accounts`` stays 
 
 The state lives in this process, or in Redis when ``REDIS_URL`` is set so every process shares it.
 
-Socket.IO events are limited per connection (in memory: a connection lives in one process) on
-every namespace, through the namespaces' ``trigger_event`` dispatch hook, once all are registered.
+Socket.IO event limits live in ``signaling.limits`` (``web`` and ``signaling`` do not import
+each other).
 """
 
 from __future__ import annotations
@@ -15,9 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any
 
-import socketio
 from aiohttp import web
 
 from videocall.adapters.rate_limit_store import (
@@ -25,9 +23,8 @@ from videocall.adapters.rate_limit_store import (
     RateLimitStore,
     RedisRateLimitStore,
 )
-from videocall.clock import Clock
 from videocall.errors import RateLimited
-from videocall.limits import Decision, Rule, parse_rule, take
+from videocall.limits import Decision, Rule, parse_rule
 from videocall.settings import Settings
 from web import keys
 from web.api_records import api
@@ -163,82 +160,3 @@ def install(app: web.Application) -> None:
     app.middlewares.append(rate_limit_middleware)
     app.cleanup_ctx.append(_store_ctx)
     _document_429()
-    install_socket_limits(app)
-
-
-# -- Socket.IO: events per connection ----------------------------------------------------------
-
-FREE_EVENTS = frozenset({"connect", "disconnect"})
-
-
-class SocketEventLimiter:
-    """One bucket per connection (namespace + sid), in process memory: a connection lives in one
-    process. Uses the monotonic clock: nothing here is shared or stored."""
-
-    def __init__(self, rule: Rule, clock: Clock) -> None:
-        self.rule = rule
-        self.clock = clock
-        self._tats: dict[tuple[str, str], float] = {}
-
-    def allow(self, namespace: str, sid: str) -> Decision:
-        key = (namespace, sid)
-        tat, decision = take(self.rule, self._tats.get(key), self.clock.monotonic())
-        if tat is not None:
-            self._tats[key] = tat
-        return decision
-
-    def forget(self, namespace: str, sid: str) -> None:
-        self._tats.pop((namespace, sid), None)
-
-    def __len__(self) -> int:
-        return len(self._tats)
-
-
-def _event_error(namespace: str, event: str, error: dict[str, Any]) -> dict[str, Any]:
-    # The same shape as the namespaces' own error events (signaling/edge.py, signaling/media.py).
-    return {"event": event, "error": error}
-
-
-def limit_namespace(ns: socketio.AsyncNamespace, limiter: SocketEventLimiter) -> None:
-    """Check every event of ``ns`` against the limiter before its handler runs, through
-    ``trigger_event`` (python-socketio's documented dispatch hook)."""
-    dispatch = ns.trigger_event
-
-    async def trigger_event(event: str, *args: Any) -> Any:
-        if event in FREE_EVENTS or not args:
-            if event == "disconnect" and args:
-                limiter.forget(ns.namespace, args[0])
-            return await dispatch(event, *args)
-        decision = limiter.allow(ns.namespace, args[0])
-        if decision.allowed:
-            return await dispatch(event, *args)
-        error = {
-            "code": "rate_limited",
-            "message": "too many events; slow down",
-            "retry_after": round(decision.retry_after, 2),
-        }
-        await ns.emit("error", _event_error(ns.namespace, event, error), to=args[0])
-        return {"ok": False, "error": error}
-
-    ns.trigger_event = trigger_event
-
-
-SOCKET_LIMITER = web.AppKey("socket_limiter", SocketEventLimiter)
-
-
-async def _limit_socket_events(app: web.Application) -> None:
-    """On startup, after every namespace is registered (some register in cleanup contexts)."""
-    from signaling.install import SIO
-
-    sio, limiter = app.get(SIO), app.get(SOCKET_LIMITER)
-    if sio is None or limiter is None:
-        return
-    for ns in sio.namespace_handlers.values():
-        limit_namespace(ns, limiter)
-
-
-def install_socket_limits(app: web.Application) -> None:
-    rule = parse_rule("socket_events", app[keys.SETTINGS].rate_limit_socket_events)
-    if rule is not None:
-        app[SOCKET_LIMITER] = SocketEventLimiter(rule, app[keys.CLOCK])
-        app.on_startup.append(_limit_socket_events)

@@ -14,6 +14,7 @@ from pydantic import ValidationError as PydanticError
 
 from videocall.errors import TooLarge, ValidationError
 from web import keys
+from web.errors import UnsupportedMediaType
 from web.schemas import ErrorOut
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -109,7 +110,7 @@ class ApiRegistry:
             elif r.raw_response is not None:
                 ok["content"] = {r.raw_response: {"schema": {"type": "string", "format": "binary"}}}
             op["responses"][str(r.status)] = ok
-            for status in r.errors:
+            for status in _error_statuses(r):
                 op["responses"][str(status)] = {
                     "description": "error",
                     "content": {"application/json": {"schema": error_ref}},
@@ -130,6 +131,17 @@ class ApiRegistry:
         }
 
 
+def _error_statuses(r: ApiRoute) -> list[int]:
+    """The route's own errors, plus 403 on every change (``web.origin``) and 415 on every JSON
+    body (``read_json``), whatever the route declared."""
+    statuses = set(r.errors)
+    if r.method.upper() not in ("GET", "HEAD", "OPTIONS"):
+        statuses.add(403)
+    if r.body is not None:
+        statuses.add(415)
+    return sorted(statuses)
+
+
 def _path_params(path: str) -> list[str]:
     return [part[1:-1].split(":")[0] for part in path.split("/") if part.startswith("{")]
 
@@ -147,18 +159,46 @@ async def read_limited(request: web.Request, limit: int) -> bytes | None:
     return bytes(data)
 
 
+JSON_TYPES = frozenset({"application/json"})
+MAX_INT_DIGITS = 64  # no field takes a longer number; int() of 5 000 digits raises ValueError
+
+
+def _int(text: str) -> int:
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise ValidationError(
+            f"numbers longer than {MAX_INT_DIGITS} digits are refused", code="malformed_json"
+        )
+    return int(text)
+
+
+def _constant(text: str) -> None:
+    raise ValidationError(f"{text} is not JSON", code="malformed_json")
+
+
+def parse_json(raw: bytes) -> Any:
+    """Strict JSON: refuses NaN/Infinity, over-long integers and nesting deeper than the
+    parser's recursion limit, each as a 422 ``malformed_json`` (never a 500)."""
+    try:
+        return json.loads(raw, parse_int=_int, parse_constant=_constant)
+    except RecursionError:
+        raise ValidationError("the JSON is nested too deeply", code="malformed_json") from None
+    except (ValueError, UnicodeDecodeError):  # JSONDecodeError is a ValueError
+        raise ValidationError("the body is not valid JSON", code="malformed_json") from None
+
+
 async def read_json(request: web.Request, model: type[M]) -> M:
-    """Parse and validate a JSON body: size, syntax, types and unknown fields, each a clear 4xx."""
+    """Parse and validate a JSON body: media type, size, syntax, types and unknown fields, each
+    a clear 4xx."""
+    if request.content_type not in JSON_TYPES:
+        # A form or text/plain post is what a forged cross-site request can send.
+        raise UnsupportedMediaType("the body must be sent as application/json")
     limit = request.app[keys.SETTINGS].max_json_bytes
     if request.content_length is not None and request.content_length > limit:
         raise TooLarge("the request body is too large", code="body_too_large")
     raw = await read_limited(request, limit)
     if raw is None:
         raise TooLarge("the request body is too large", code="body_too_large")
-    try:
-        data = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        raise ValidationError("the body is not valid JSON", code="malformed_json") from None
+    data = parse_json(raw)
     if not isinstance(data, dict):
         raise ValidationError("the body must be a JSON object", code="malformed_json")
     try:
