@@ -6,6 +6,7 @@ Thin on purpose: the rules live in ``records``, ``nik``, ``contact`` and ``docum
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
@@ -14,7 +15,7 @@ from videocall.clock import Clock
 from videocall.contact import normalise_email, normalise_mobile
 from videocall.documents import DocumentRules, clean_image
 from videocall.nik import Sex, mask_nik, parse_nik
-from videocall.ports import BlobStore, RecordRepository, StoredDocument
+from videocall.ports import BlobStore, CpuPool, RecordRepository, StoredDocument
 from videocall.records import DocumentKind, Record, new_record
 from videocall.workdays import WorkCalendar
 
@@ -36,12 +37,16 @@ class RecordService:
         clock: Clock,
         calendar: WorkCalendar,
         document_rules: DocumentRules,
+        cpu: CpuPool,
     ) -> None:
         self.records = records
         self.blobs = blobs
         self.clock = clock
         self.calendar = calendar
         self.document_rules = document_rules
+        self.cpu = cpu
+        # Files being written for a row not yet committed, by sha256: never deleted meanwhile.
+        self._writing: Counter[str] = Counter()
 
     async def register(self, reg: Registration, *, actor: str) -> Record:
         now = self.clock.now()
@@ -73,13 +78,16 @@ class RecordService:
     async def upload_document(
         self, record_id: str, kind: DocumentKind, data: bytes, *, actor: str
     ) -> StoredDocument:
-        """Validate, clean and store a photo; replaces an earlier one of the same kind."""
+        """Validate, clean and store a photo; replaces an earlier one of the same kind.
+
+        The image work runs in the CPU pool. The file is written just before its row is stored
+        and deleted again if the row does not commit; what a crash leaves between the two is
+        removed by the retention job's orphan sweep."""
         current = await self.records.get(record_id)
         # Fail on the state before doing the (costly) image work.
         probe = Record(**{**current.__dict__, "pending_history": [], "pending_events": []})
         probe.add_document(kind, actor=actor, now=self.clock.now(), sha256="0" * 64)
-        image = clean_image(data, self.document_rules)
-        await self.blobs.put(image.sha256, image.data)
+        image = await self.cpu.run(clean_image, data, self.document_rules)
         now = self.clock.now()
         doc = StoredDocument(
             record_id=record_id,
@@ -93,14 +101,33 @@ class RecordService:
             verdicts=list(image.verdicts),
             uploaded_at=now,
         )
-        replaced = await self.records.put_document(
-            record_id,
-            doc,
-            lambda r: r.add_document(kind, actor=actor, now=now, sha256=image.sha256),
-        )
-        if replaced and not await self.records.document_in_use(replaced):
-            await self.blobs.delete(replaced)
+        self._writing[image.sha256] += 1
+        try:
+            await self.blobs.put(image.sha256, image.data)
+            replaced = await self.records.put_document(
+                record_id,
+                doc,
+                lambda r: r.add_document(kind, actor=actor, now=now, sha256=image.sha256),
+            )
+        except Exception:
+            self._done_writing(image.sha256)
+            await self._discard(image.sha256)
+            raise
+        self._done_writing(image.sha256)
+        if replaced:
+            await self._discard(replaced)
         return doc
+
+    def _done_writing(self, sha256: str) -> None:
+        self._writing[sha256] -= 1
+        if self._writing[sha256] <= 0:
+            del self._writing[sha256]
+
+    async def _discard(self, sha256: str) -> None:
+        """Delete a photo file unless a row references it or an upload is writing it."""
+        if sha256 in self._writing or await self.records.document_in_use(sha256):
+            return
+        await self.blobs.delete(sha256)
 
     async def give_consent(self, record_id: str, *, actor: str) -> Record:
         async with self.records.edit(record_id) as record:

@@ -9,6 +9,7 @@ from typing import Any
 from aiohttp import web
 
 from videocall.accounts import LockoutPolicy
+from videocall.adapters.cpu_pool import WorkerPool
 from videocall.adapters.files import FileBlobStore
 from videocall.adapters.sql_accounts import SqlAccounts
 from videocall.adapters.sql_records import Database, SqlRecordRepository
@@ -106,6 +107,7 @@ def _layers() -> list[AppPlugin]:
     import web.handoff_api  # hand-off links: API routes on the registry, /r/{code} page
     import web.housekeeping
     import web.limits_mw
+    import web.loop_lag
     import web.metrics
     import web.outcomes_api
     import web.pages
@@ -113,6 +115,7 @@ def _layers() -> list[AppPlugin]:
 
     return [
         web.metrics.install,
+        web.loop_lag.install,
         web.limits_mw.install,
         web.housekeeping.install,
         signaling.install.install,
@@ -134,6 +137,7 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     app[keys.ACCOUNTS] = SqlAccounts(database)
     app[keys.SESSIONS] = SqlCallSessions(database, app[keys.RECORDS])
     app[keys.BLOBS] = FileBlobStore(settings.uploads_dir)
+    cpu_pool = app[keys.CPU_POOL] = WorkerPool()
     app[keys.SERVICE] = RecordService(
         app[keys.RECORDS],
         app[keys.BLOBS],
@@ -144,6 +148,8 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
             min_width=settings.min_photo_width,
             min_height=settings.min_photo_height,
         ),
+        cpu_pool,
     )
     yield
+    await cpu_pool.close()
     await database.close()

@@ -12,6 +12,7 @@ from videocall.adapters.sql_accounts import SqlAccounts
 from videocall.adapters.sql_records import Database, SqlRecordRepository
 from videocall.adapters.sql_sessions import SqlCallSessions
 from videocall.clock import Clock
+from videocall.ports import CpuPool
 from videocall.service import RecordService
 from videocall.settings import Settings
 from videocall.tokens import ParticipantTokens
@@ -28,5 +29,7 @@ SERVICE = web.AppKey("service", RecordService)
 TOKENS = web.AppKey("tokens", ParticipantTokens)
 CALENDAR = web.AppKey("calendar", WorkCalendar)
 LOCKOUT = web.AppKey("lockout", LockoutPolicy)
+# CPU-heavy work (image decode, OCR, face models, encoding): `await app[CPU_POOL].run(fn, *args)`.
+CPU_POOL = web.AppKey("cpu_pool", CpuPool)
 # Filled by later parts (signalling, media, outcomes): anything with start()/close().
 EXTRAS = web.AppKey("extras", dict[str, Any])

@@ -8,7 +8,9 @@ clash), HTTP requests by route and status, and a ``Metrics`` object the other la
 
 ``GET /metrics`` needs ``Authorization: Bearer $METRICS_TOKEN``; with no token set it answers
 only direct loopback requests (no X-Forwarded-For: a local reverse proxy is not "local").
-Numbers that live in the database (records by state, webhook deliveries) are read at scrape time.
+Numbers that live in the database (records by state, webhook deliveries) are read at scrape time;
+other layers refresh theirs through ``Metrics.on_collect`` (the queue: ``queue_collector``). This
+module imports nothing of ``signaling``.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import ipaddress
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
 
 import sqlalchemy as sa
 from aiohttp import web
@@ -33,6 +36,7 @@ from prometheus_client import (
 
 from videocall.adapters import db
 from videocall.presence import Presence
+from videocall.queue import OfficerQueueView, QueueSnapshot, officer_view
 from web import keys
 from web.errors import Handler, error_response
 
@@ -134,8 +138,16 @@ class Metrics:
         for presence in Presence:
             self.officers.labels(presence.value).set(counts.get(presence.value, 0))
 
+    def set_queue(self, view: OfficerQueueView) -> None:
+        """The queue gauges from the officers' view of the queue."""
+        self.participants_waiting.set(view.waiting)
+        self.longest_wait.set(view.longest_wait_seconds or 0)
+        self.officers.labels(Presence.AVAILABLE.value).set(view.officers_available)
+        self.officers.labels(Presence.BUSY.value).set(view.officers_busy)
+
     def on_collect(self, hook: Collect) -> None:
-        """Run ``hook`` before each scrape, to refresh gauges kept elsewhere (a queue length)."""
+        """Run ``hook`` before each scrape, to refresh gauges kept elsewhere (a queue length):
+        how another layer adds its numbers without this module importing it."""
         self._collect_hooks.append(hook)
 
     async def collect(self) -> bytes:
@@ -220,33 +232,22 @@ def _set_all(gauge: Gauge, values: Mapping[str, int]) -> None:
         gauge.labels(label).set(value)
 
 
-def _queue_gauges(app: web.Application) -> Collect:
-    """The shared queue (Redis or memory) as seen at scrape time: right on every process."""
+def queue_collector(
+    metrics: Metrics,
+    snapshot: Callable[[], Awaitable[QueueSnapshot]],
+    now: Callable[[], datetime],
+) -> Collect:
+    """A collect hook for the shared queue (Redis or memory) as seen at scrape time, right on
+    every process. The layer that owns the queue registers it (this module imports no
+    signalling)::
+
+        metrics.on_collect(queue_collector(metrics, store.snapshot, clock.now))
+    """
 
     async def refresh() -> None:
-        from signaling.desk import DESK
-        from videocall.queue import officer_view
-
-        desk = app.get(DESK)
-        if desk is None:
-            return
-        metrics = app[METRICS]
-        view = officer_view(await desk.store.snapshot(), app[keys.CLOCK].now())
-        metrics.participants_waiting.set(view.waiting)
-        metrics.longest_wait.set(view.longest_wait_seconds or 0)
-        metrics.officers.labels(Presence.AVAILABLE.value).set(view.officers_available)
-        metrics.officers.labels(Presence.BUSY.value).set(view.officers_busy)
+        metrics.set_queue(officer_view(await snapshot(), now()))
 
     return refresh
-
-
-async def _hook_queue(app: web.Application) -> None:
-    # On startup: the signalling layer is installed after this module.
-    try:
-        import signaling.desk  # noqa: F401
-    except ModuleNotFoundError:
-        return
-    app[METRICS].on_collect(_queue_gauges(app))
 
 
 def install(app: web.Application) -> None:
@@ -255,6 +256,5 @@ def install(app: web.Application) -> None:
     metrics = Metrics()
     app[METRICS] = metrics
     metrics.on_collect(_database_gauges(app))
-    app.on_startup.append(_hook_queue)
     app.middlewares.insert(0, metrics_middleware)
     app.router.add_get("/metrics", metrics_endpoint)

@@ -7,6 +7,10 @@ shares, call snapshots, recording segments), and append one audit entry to the r
 That entry is also the "done" mark, so several processes may run the job at once: the second one
 finds the entry and skips. Files go before the commit: a crash leaves no entry and the next run
 finishes the work (deleting is idempotent); an entry never claims a deletion that did not happen.
+
+Each pass also sweeps photo files that no document row references (an upload that crashed
+between writing its file and committing its row): only files last written more than
+``orphan_grace_seconds`` ago, so an upload in flight keeps its file.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import asyncio
 import logging
 import re
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -40,6 +44,8 @@ from videocall.retention import (
 logger = logging.getLogger(__name__)
 
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+# Far longer than any upload takes from writing its file to committing its row.
+ORPHAN_GRACE_SECONDS = 3600.0
 
 
 class _NotDue(Exception):
@@ -70,6 +76,7 @@ class RetentionJob:
         clock: Clock,
         interval_seconds: float,
         batch: int = 50,
+        orphan_grace_seconds: float = ORPHAN_GRACE_SECONDS,
     ) -> None:
         self.db = database
         self.records = records
@@ -79,6 +86,7 @@ class RetentionJob:
         self.clock = clock
         self.interval_seconds = interval_seconds
         self.batch = batch
+        self.orphan_grace = timedelta(seconds=orphan_grace_seconds)
         self._task: asyncio.Task[None] | None = None
 
     # -- one pass ------------------------------------------------------------------------------
@@ -153,6 +161,29 @@ class RetentionJob:
                 await self.blobs.delete(row.sha256)
         return [row.kind for row in rows]
 
+    # -- orphan photo files ----------------------------------------------------------------------
+
+    async def sweep_orphans(self, now: datetime) -> list[str]:
+        """Delete photo files older than the grace period that no document row references;
+        returns their sha256."""
+        cutoff = now - self.orphan_grace
+        old = [sha for sha, written in await self.blobs.listing() if written < cutoff]
+        removed = []
+        for start in range(0, len(old), 500):
+            chunk = old[start : start + 500]
+            for sha in set(chunk) - await self._referenced(chunk):
+                if await self.blobs.delete_if_older(sha, cutoff):
+                    removed.append(sha)
+        if removed:
+            logger.info("retention: %d unreferenced photo file(s) deleted", len(removed))
+        return removed
+
+    async def _referenced(self, shas: Sequence[str]) -> set[str]:
+        D = db.documents
+        async with self.db.connect() as conn:
+            rows = await conn.execute(sa.select(D.c.sha256).where(D.c.sha256.in_(shas)))
+            return set(rows.scalars())
+
     # -- the loop ------------------------------------------------------------------------------
 
     def start(self) -> None:
@@ -168,6 +199,7 @@ class RetentionJob:
                 purged = await self.run_once()
                 if purged:
                     logger.info("retention: %d record(s) purged", len(purged))
+                await self.sweep_orphans(self.clock.now())
             except Exception:
                 logger.exception("retention pass failed; next try in %.0f s", self.interval_seconds)
 

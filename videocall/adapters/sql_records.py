@@ -26,6 +26,11 @@ from videocall.reference import new_reference
 REFERENCE_ATTEMPTS = 5
 
 
+# Uploads of one record's photos in parallel: each attempt that fails the version check lost to
+# one that committed, so a few attempts always suffice for the three kinds.
+PUT_DOCUMENT_ATTEMPTS = 5
+
+
 class Database:
     """The engine plus the few things every SQL adapter needs."""
 
@@ -305,7 +310,23 @@ class SqlRecordRepository:
     async def put_document(self, record_id: str, doc: StoredDocument, mutate: Any) -> str | None:
         """Upsert one document row and apply ``mutate(record)`` in the same transaction.
 
+        Photos of different kinds uploaded at once all land: on SQLite the record is read before
+        the write lock is taken, so a parallel upload that committed first makes the version check
+        fail; the whole transaction is then run again on the fresh record (``mutate`` applied
+        anew). PostgreSQL serialises them on ``FOR UPDATE`` already.
+
         Returns the sha256 of the file this upload replaced, if any."""
+        for attempt in range(1, PUT_DOCUMENT_ATTEMPTS + 1):
+            try:
+                return await self._put_document_once(record_id, doc, mutate)
+            except Conflict as exc:
+                if exc.code != "concurrent_update" or attempt == PUT_DOCUMENT_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _put_document_once(
+        self, record_id: str, doc: StoredDocument, mutate: Any
+    ) -> str | None:
         async with self.db.begin() as conn:
             async with self.edit_on(conn, record_id) as record:
                 mutate(record)
