@@ -20,11 +20,13 @@ from typing import Any
 import socketio
 from aiohttp import web
 
+from signaling import limits
+from signaling.edge import EdgeServer
 from web import keys
 
 logger = logging.getLogger(__name__)
 
-SIO = web.AppKey("sio", socketio.AsyncServer)
+SIO = web.AppKey("sio", EdgeServer)
 # Large enough for an SDP offer with many candidates, small enough to refuse abuse.
 MAX_MESSAGE_BYTES = 256 * 1024
 
@@ -61,17 +63,19 @@ class ResyncingRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
                 retry_sleep = min(retry_sleep * 2, self.MAX_RETRY_SECONDS)
 
 
-def create_sio(app: web.Application) -> socketio.AsyncServer:
+def create_sio(app: web.Application) -> EdgeServer:
     settings = app[keys.SETTINGS]
     manager = None
     if settings.redis_url:
         manager = ResyncingRedisManager(
             settings.redis_url, channel=f"{settings.redis_prefix}:socketio"
         )
-    sio = socketio.AsyncServer(
+    sio = EdgeServer(
         async_mode="aiohttp",
         client_manager=manager,
-        cors_allowed_origins=[],  # same origin only
+        # Checked on every Engine.IO request, so on every namespace: a browser sends ``Origin``
+        # on each websocket handshake and cross-origin poll. (``[]`` would turn the check off.)
+        cors_allowed_origins=list(settings.allowed_origins),
         max_http_buffer_size=MAX_MESSAGE_BYTES,
         logger=False,
         engineio_logger=False,
@@ -83,6 +87,7 @@ def create_sio(app: web.Application) -> socketio.AsyncServer:
 def install(app: web.Application) -> None:
     sio = create_sio(app)
     app[SIO] = sio
+    limits.install(app, sio, app[keys.SETTINGS], app[keys.CLOCK])
     for module_name in ("signaling.participant", "signaling.officer", "signaling.media"):
         try:
             module = importlib.import_module(module_name)

@@ -15,6 +15,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from videocall.origins import default_origins, origin_of
+
 
 def _split_list(value: Any) -> Any:
     if isinstance(value, str):
@@ -106,11 +108,18 @@ class Settings(BaseSettings):
 
     # -- web -------------------------------------------------------------------------------
     frame_ancestors: str = "'self'"
+    # Origins of our pages (CSRF and Socket.IO checks); default: PUBLIC_URL's, or HOST:PORT's.
+    public_origins: CsvList = Field(default_factory=list)
     cookie_secure: bool = False
     metrics_token: str = ""
 
     @field_validator(
-        "old_secret_keys", "upstream_api_keys", "public_holidays", "turn_urls", mode="before"
+        "old_secret_keys",
+        "upstream_api_keys",
+        "public_holidays",
+        "turn_urls",
+        "public_origins",
+        mode="before",
     )
     @classmethod
     def _lists(cls, value: Any) -> Any:
@@ -127,6 +136,13 @@ class Settings(BaseSettings):
     @property
     def effective_public_url(self) -> str:
         return self.public_url.rstrip("/") or f"http://{self.host}:{self.port}"
+
+    @property
+    def allowed_origins(self) -> list[str]:
+        """``Origin`` values our own pages send (see ``videocall.origins``)."""
+        if self.public_origins:
+            return [origin_of(o) for o in self.public_origins]
+        return default_origins(self.public_url, self.host, self.port)
 
     @property
     def holidays(self) -> list[date]:

@@ -338,8 +338,9 @@ async def whoami(request: web.Request) -> web.Response:
     security="staff",
 )
 async def staff_get_record(request: web.Request) -> web.Response:
-    await require_staff(request)
-    return web.json_response(await _record_json(request, request.match_info["record_id"]))
+    record_id = request.match_info["record_id"]
+    await may_read(request, await require_staff(request), record_id)
+    return web.json_response(await _record_json(request, record_id))
 
 
 @api.route(
@@ -353,6 +354,7 @@ async def staff_get_record(request: web.Request) -> web.Response:
 async def reveal_nik(request: web.Request) -> web.Response:
     account = await require_staff(request)
     record_id = request.match_info["record_id"]
+    await may_read(request, account, record_id)
     await request.app[keys.SERVICE].note(record_id, "nik_revealed", actor=account.actor)
     record = await request.app[keys.RECORDS].get(record_id)
     return web.json_response({"nik": record.nik})
@@ -370,11 +372,34 @@ async def staff_get_document(request: web.Request) -> web.Response:
     account = await require_staff(request)
     record_id = request.match_info["record_id"]
     kind = _kind(request)
+    await may_read(request, account, record_id)
     response = await _document_file(request, record_id)
     await request.app[keys.SERVICE].note(
         record_id, "document_viewed", actor=account.actor, detail={"kind": kind.value}
     )
     return response
+
+
+async def may_read(request: web.Request, account: Account, record_id: str) -> None:
+    """Least privilege: a supervisor reads every record; an officer only those of participants
+    in their own current or past calls. An unknown record is a 404 for both."""
+    await request.app[keys.RECORDS].get(record_id)  # NotFound: 404
+    if account.role is Role.SUPERVISOR:
+        return
+    query = (
+        sa.select(db.call_sessions.c.id)
+        .where(db.call_sessions.c.record_id == record_id)
+        .where(db.call_sessions.c.officer_id == account.id)
+        .limit(1)
+    )
+    async with request.app[keys.DATABASE].connect() as conn:
+        if (await conn.execute(query)).first() is not None:
+            return
+    logger.info("refused %s: record %s is not from their calls", account.actor, record_id)
+    raise NotAllowed(
+        "you may open only the records of participants in your own calls",
+        code="not_your_participant",
+    )
 
 
 # -- upstream system ---------------------------------------------------------------------------
