@@ -15,6 +15,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
+from videocall.handoff import valid_return_url
 from videocall.origins import default_origins, origin_of
 
 
@@ -112,6 +113,17 @@ class Settings(BaseSettings):
     public_origins: CsvList = Field(default_factory=list)
     cookie_secure: bool = False
     metrics_token: str = ""
+
+    # -- the insurer's app (hand-off links, the web view; docs/embedding.md) ---------------
+    handoff_ttl_seconds: int = Field(default=600, gt=0, le=3600)  # one-time link lifetime
+    app_return_url: str = ""  # "Kembali ke aplikasi": a custom scheme (jkn://...) or https
+
+    @field_validator("app_return_url")
+    @classmethod
+    def _return_url(cls, value: str) -> str:
+        if not valid_return_url(value):
+            raise ValueError("APP_RETURN_URL must be a custom scheme or an https URL")
+        return value
 
     @field_validator(
         "old_secret_keys",

@@ -12,6 +12,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from videocall.accounts import Account, Role, verify_password
 from videocall.adapters import db
 from videocall.errors import NotAllowed, RateLimited, TooLarge, Unauthenticated, ValidationError
+from videocall.handoff import Prefill
 from videocall.nik import Sex, mask_nik
 from videocall.ports import StoredDocument
 from videocall.records import DocumentKind, Record
@@ -23,6 +24,7 @@ from web.auth import (
     require_api_key,
     require_staff,
 )
+from web.handoff_links import UpstreamRegisterOut, issue_link
 from web.openapi import ApiRegistry, read_json, read_limited
 from web.schemas import (
     AccountOut,
@@ -411,7 +413,7 @@ async def may_read(request: web.Request, account: Account, record_id: str) -> No
     summary="Create a record for a participant (returns their access token)",
     tag="upstream",
     body=RegisterIn,
-    response=RegisterOut,
+    response=UpstreamRegisterOut,
     status=201,
     security="api_key",
 )
@@ -421,7 +423,15 @@ async def upstream_create(request: web.Request) -> web.Response:
     record = await request.app[keys.SERVICE].register(
         Registration(body.nik, body.mobile, body.email), actor=f"upstream:{name}"
     )
-    return _registration_response(request, record)
+    # With a one-time link the app can open the participant's page (docs/embedding.md).
+    tokens = request.app[keys.TOKENS]
+    out = UpstreamRegisterOut(
+        record=RecordOut.model_validate(record_out(record, [])),
+        token=tokens.issue(record.id),
+        expires_in=tokens.ttl_seconds,
+        handoff=await issue_link(request.app, record.id, name, Prefill()),
+    )
+    return web.json_response(out.model_dump(by_alias=True), status=201)
 
 
 @api.route(
