@@ -1,0 +1,255 @@
+"""Officer assist, the use case: analyse each uploaded photo in the background (the KTP read, the
+faces found) and put the readings beside the registered data, for the officer, the participant's
+own NIK check and the decision's evidence. It never blocks the journey and never decides.
+
+The service holds no framework: the store, the blobs, the worker pool and the analysis jobs
+(``adapters/assist_jobs.py``) are handed in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from videocall.clock import Clock
+from videocall.faces import Face, FaceScore, compare_all
+from videocall.ktp import KtpFields, Registered, compare
+from videocall.nik import Sex, mask_nik
+from videocall.ports import BlobStore, CpuPool, RecordRepository
+
+logger = logging.getLogger(__name__)
+
+DOCUMENT_KINDS = ("ktp", "selfie_with_ktp", "face")
+NOTICE = "assist_only"  # shown as "bantuan, bukan keputusan"
+
+
+class ReadingRow(Protocol):
+    @property
+    def status(self) -> str: ...
+    @property
+    def source(self) -> str: ...
+    @property
+    def result(self) -> dict[str, Any] | None: ...
+
+
+class AssistStore(Protocol):
+    async def start(
+        self, record_id: str, subject: str, source: str, session_id: str | None, now: datetime
+    ) -> bool: ...
+
+    async def finish(
+        self, record_id: str, subject: str, source: str, result: dict[str, Any], now: datetime
+    ) -> bool: ...
+
+    async def for_record(self, record_id: str) -> dict[str, Any]: ...
+
+    async def session_snapshots(
+        self, session_id: str
+    ) -> tuple[str, list[dict[str, Any]]] | None: ...
+
+
+@dataclass(frozen=True)
+class Jobs:
+    """The blocking analysis functions, run in the pool (module-level: picklable)."""
+
+    document: Callable[[str, bytes, date], dict[str, Any]]
+    snapshot: Callable[[str], dict[str, Any]]
+
+
+def _fields(result: dict[str, Any] | None) -> KtpFields | None:
+    raw = ((result or {}).get("ocr") or {}).get("fields")
+    if not raw:
+        return None
+    return KtpFields(
+        nik=raw.get("nik"),
+        nik_valid=bool(raw.get("nik_valid")),
+        name=raw.get("name"),
+        birth_place=raw.get("birth_place"),
+        birth_date=date.fromisoformat(raw["birth_date"]) if raw.get("birth_date") else None,
+        sex=Sex(raw["sex"]) if raw.get("sex") else None,
+        address=raw.get("address"),
+        province=raw.get("province"),
+        regency=raw.get("regency"),
+        extra=tuple((raw.get("extra") or {}).items()),
+    )
+
+
+def _faces(row: ReadingRow | None) -> list[Face] | None:
+    """None while not analysed; [] when analysed and no face (or not a picture)."""
+    if row is None or row.status != "done" or row.result is None:
+        return None
+    return [Face.from_dict(f) for f in row.result.get("faces") or []]
+
+
+class AssistService:
+    def __init__(
+        self,
+        store: AssistStore,
+        records: RecordRepository,
+        blobs: BlobStore,
+        pool: CpuPool,
+        clock: Clock,
+        jobs: Jobs,
+        snapshots_dir: Path,
+    ) -> None:
+        self.store, self.records, self.blobs, self.pool = store, records, blobs, pool
+        self.clock, self.jobs, self.snapshots_dir = clock, jobs, snapshots_dir
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._closed = False
+
+    # -- background analysis ---------------------------------------------------------------
+
+    def schedule(self, record_id: str, kind: str) -> None:
+        """Analyse the record's current ``kind`` document in the background."""
+        self._spawn(self.analyse_document(record_id, kind))
+
+    def _spawn(self, job: Any) -> None:
+        if self._closed:
+            job.close()
+            return
+        task = asyncio.get_running_loop().create_task(job)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run(self, fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+        try:
+            return await self.pool.run(fn, *args)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # busy pool, a dead worker: a result ("unavailable"), not a crash
+            logger.warning("assist analysis not done: %s", type(exc).__name__)
+            return {"faces": None, "unavailable": type(exc).__name__}
+
+    async def analyse_document(self, record_id: str, kind: str) -> None:
+        docs = {d.kind.value: d for d in await self.records.documents(record_id)}
+        doc = docs.get(kind)
+        if doc is None or not await self.store.start(
+            record_id, kind, doc.sha256, None, self.clock.now()
+        ):
+            return
+        data = await self.blobs.get(doc.sha256)
+        result = await self._run(self.jobs.document, kind, data, self.clock.now().date())
+        await self.store.finish(record_id, kind, doc.sha256, result, self.clock.now())
+        logger.info("assist: %s of record %s analysed", kind, record_id)
+
+    async def analyse_snapshot(self, record_id: str, session_id: str, name: str) -> None:
+        subject = f"snapshot:{name}"
+        if not await self.store.start(record_id, subject, name, session_id, self.clock.now()):
+            return
+        path = self.snapshots_dir / Path(name).name  # a bare file name, never a path
+        result = await self._run(self.jobs.snapshot, str(path))
+        await self.store.finish(record_id, subject, name, result, self.clock.now())
+
+    async def close(self) -> None:
+        self._closed = True
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def idle(self) -> None:
+        """Wait until the analyses under way have finished (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    # -- what people see -------------------------------------------------------------------
+
+    async def participant_verdict(self, record_id: str) -> dict[str, Any]:
+        """The participant's own KTP check: only whether the card's NIK is theirs."""
+        rows = await self.store.for_record(record_id)
+        row = rows.get("ktp")
+        if row is None:
+            return {"ktp": {"status": "none"}}
+        if row.status != "done":
+            return {"ktp": {"status": "pending", "sha256": row.source}}
+        record = await self.records.get(record_id)
+        fields = _fields(row.result)
+        nik = "unreadable"
+        if fields is not None:
+            nik = compare(fields, _registered(record), today=self.clock.now().date()).nik
+        return {"ktp": {"status": "done", "sha256": row.source, "nik": nik}}
+
+    async def _face_faces(
+        self, record_id: str, rows: dict[str, Any], session_id: str | None
+    ) -> list[tuple[str, list[Face] | None]]:
+        if session_id is None:
+            return []
+        found = await self.store.session_snapshots(session_id)
+        if found is None or found[0] != record_id:
+            return []
+        out = []
+        for snap in found[1]:
+            name = str(snap.get("file") or "")
+            if not name or snap.get("kind") != "face":
+                continue
+            row = rows.get(f"snapshot:{name}")
+            if row is None:
+                self._spawn(self.analyse_snapshot(record_id, session_id, name))
+            out.append((name, _faces(row)))
+        return out
+
+    async def readings(self, record_id: str, session_id: str | None = None) -> dict[str, Any]:
+        """Everything the officer's panel shows: the card's reading against the registration
+        and the face scores. Face snapshots of ``session_id`` not analysed yet are scheduled."""
+        record = await self.records.get(record_id)
+        rows = await self.store.for_record(record_id)
+        snapshots = await self._face_faces(record_id, rows, session_id)
+        scores: list[FaceScore] = compare_all(
+            _faces(rows.get("ktp")),
+            _faces(rows.get("selfie_with_ktp")),
+            _faces(rows.get("face")),
+            snapshots,
+        )
+        return {
+            "record_id": record_id,
+            "session_id": session_id,
+            "notice": NOTICE,
+            "ktp": self._ktp_panel(record, rows.get("ktp")),
+            "faces": [s.as_dict() for s in scores],
+        }
+
+    def _ktp_panel(self, record: Any, row: ReadingRow | None) -> dict[str, Any]:
+        if row is None:
+            return {"status": "none"}
+        if row.status != "done":
+            return {"status": "pending"}
+        fields = _fields(row.result)
+        if fields is None:
+            return {"status": "done", "readable": False, "comparison": None, "read": None}
+        comparison = compare(fields, _registered(record), today=self.clock.now().date())
+        read = fields.as_dict()
+        read["nik"] = mask_nik(fields.nik) if fields.nik else None  # staff reveal the full NIK
+        return {
+            "status": "done",
+            "readable": comparison.nik != "unreadable" or fields.name is not None,
+            "read": read,
+            "comparison": comparison.as_dict(),
+        }
+
+    async def summary(self, record_id: str, session_id: str | None) -> dict[str, Any]:
+        """For the decision's evidence, the review and the webhook events: bands and checks,
+        no embeddings and no full NIK."""
+        panel = await self.readings(record_id, session_id)
+        ktp = panel["ktp"]
+        return {
+            "notice": NOTICE,
+            "ktp": {
+                "status": ktp["status"],
+                "comparison": ktp.get("comparison"),
+            },
+            "faces": panel["faces"],
+        }
+
+
+def _registered(record: Any) -> Registered:
+    return Registered(
+        nik=record.nik,
+        full_name=record.full_name,
+        birth_date=record.birth_date,
+        sex=record.sex,
+    )

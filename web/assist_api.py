@@ -1,0 +1,163 @@
+"""Officer assist over HTTP: the participant's own KTP check, the officer's readings and face
+scores. The analysis runs in the background after an upload (``schedule_analysis``), on the
+shared CPU pool; these routes only read what is stored.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any, Literal
+
+from aiohttp import web
+from pydantic import BaseModel
+
+from videocall.adapters.assist_jobs import analyse_document, analyse_snapshot
+from videocall.adapters.sql_assist import SqlAssistReadings
+from videocall.assist import AssistService, Jobs
+from videocall.ports import CpuPool
+from videocall.records import DocumentKind
+from web import keys
+from web.api_records import api
+from web.auth import participant_record_id, require_staff
+
+logger = logging.getLogger(__name__)
+
+ASSIST = web.AppKey("assist", AssistService)
+_OWN_POOL = web.AppKey("assist_own_pool", object)
+
+
+class KtpVerdictOut(BaseModel):
+    status: Literal["none", "pending", "done"]
+    sha256: str | None = None
+    nik: Literal["match", "mismatch", "unreadable"] | None = None
+
+
+class MyAssistOut(BaseModel):
+    ktp: KtpVerdictOut
+
+
+class FaceScoreOut(BaseModel):
+    pair: Literal["ktp_vs_face", "selfie_person_vs_card", "snapshot_vs_ktp"]
+    status: Literal["scored", "no_face", "pending"]
+    distance: float | None
+    band: Literal["similar", "unsure", "not_similar"] | None
+    label: str | None
+
+
+class AssistOut(BaseModel):
+    record_id: str
+    session_id: str | None
+    notice: Literal["assist_only"]
+    ktp: dict[str, Any]  # {status, readable, read: {...masked NIK...}, comparison: {...}}
+    faces: list[FaceScoreOut]
+
+
+class CurrentAssistOut(BaseModel):
+    call: AssistOut | None
+
+
+class ThreadCpuPool:
+    """Stand-in ``CpuPool`` while the app has none (``keys.CPU_POOL``): a bounded thread pool.
+    dlib keeps the GIL for parts of a face comparison, so the shared process pool is better."""
+
+    def __init__(self, workers: int = 1) -> None:
+        self._slots = asyncio.Semaphore(workers)
+
+    async def run(self, fn: Callable[..., Any], /, *args: Any) -> Any:
+        async with self._slots:
+            return await asyncio.to_thread(fn, *args)
+
+
+def _pool(app: web.Application) -> CpuPool:
+    key = getattr(keys, "CPU_POOL", None)
+    if key is not None and key in app:
+        pool: CpuPool = app[key]
+        return pool
+    logger.warning("no shared CPU pool on the app: officer assist uses its own thread")
+    return ThreadCpuPool()
+
+
+async def _assist_ctx(app: web.Application) -> AsyncIterator[None]:
+    service = AssistService(
+        SqlAssistReadings(app[keys.DATABASE]),
+        app[keys.RECORDS],
+        app[keys.BLOBS],
+        _pool(app),
+        app[keys.CLOCK],
+        Jobs(document=analyse_document, snapshot=analyse_snapshot),
+        app[keys.SETTINGS].snapshots_dir,
+    )
+    app[ASSIST] = service
+    yield
+    await service.close()
+
+
+def schedule_analysis(app: web.Application, record_id: str, kind: DocumentKind) -> None:
+    """After a successful upload: read the photo in the background (never blocks the answer)."""
+    if ASSIST in app:
+        app[ASSIST].schedule(record_id, kind.value)
+
+
+@api.route(
+    "GET",
+    "/api/me/assist",
+    summary="Own KTP check: does the NIK read on the KTP photo match the registered one",
+    tag="participant",
+    response=MyAssistOut,
+    security="participant",
+)
+async def get_my_assist(request: web.Request) -> web.Response:
+    record_id = participant_record_id(request)
+    verdict = await request.app[ASSIST].participant_verdict(record_id)
+    return web.json_response(MyAssistOut.model_validate(verdict).model_dump())
+
+
+@api.route(
+    "GET",
+    "/api/records/{record_id}/assist",
+    summary="KTP readings and face scores beside the registered data (an aid, not a decision)",
+    tag="staff",
+    response=AssistOut,
+    security="staff",
+    params=[
+        {
+            "name": "session_id",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string", "maxLength": 36},
+        }
+    ],
+)
+async def get_record_assist(request: web.Request) -> web.Response:
+    await require_staff(request)
+    record_id = request.match_info["record_id"]
+    session_id = request.query.get("session_id") or None
+    panel = await request.app[ASSIST].readings(record_id, session_id)
+    return web.json_response(AssistOut.model_validate(panel).model_dump())
+
+
+@api.route(
+    "GET",
+    "/api/assist/current",
+    summary="Readings and face scores of the logged-in officer's current call",
+    tag="staff",
+    response=CurrentAssistOut,
+    security="staff",
+)
+async def get_current_assist(request: web.Request) -> web.Response:
+    account = await require_staff(request)
+    service = request.app[ASSIST]
+    store = service.store
+    current = await store.current_call(account.id) if isinstance(store, SqlAssistReadings) else None
+    if current is None:
+        return web.json_response({"call": None})
+    session_id, record_id = current
+    panel = await service.readings(record_id, session_id)
+    return web.json_response({"call": AssistOut.model_validate(panel).model_dump()})
+
+
+def install(app: web.Application) -> None:
+    """Routes are on the shared registry; the service starts with the app."""
+    app.cleanup_ctx.append(_assist_ctx)
