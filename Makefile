@@ -10,7 +10,7 @@ DEMO_USER ?= demo.officer
 DEMO_PASSWORD ?= Petugas-Demo-2026
 DEMO_SUPERVISOR ?= demo.supervisor
 
-.PHONY: setup run test lint bench chromium web-deps services run-cluster clean
+.PHONY: setup run test lint bench chromium tesseract web-deps services run-cluster clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -26,7 +26,14 @@ web/node_modules/.installed: web/package.json web/package-lock.json
 
 web-deps: web/node_modules/.installed
 
-setup: $(VENV)/.installed web-deps
+setup: $(VENV)/.installed web-deps tesseract
+
+# Officer assist reads KTPs with Debian's Tesseract and its Indonesian data (docs/assist.md).
+tesseract:
+	@tesseract --list-langs 2>/dev/null | grep -qx ind || { \
+	  echo "installing Debian tesseract-ocr and tesseract-ocr-ind for the KTP reading"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	    tesseract-ocr tesseract-ocr-ind fonts-liberation fonts-dejavu-core) >/dev/null; }
 
 chromium:
 	@command -v chromium >/dev/null || { \
