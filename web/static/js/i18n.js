@@ -83,6 +83,12 @@ export function formatDateTime(iso) {
   }).format(new Date(iso));
 }
 
+/** A calendar date ("1985-05-12") as dd/mm/yyyy in both languages, whatever the browser's locale. */
+export function formatDate(isoDate) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(isoDate || "");
+  return m ? `${m[3]}/${m[2]}/${m[1]}` : "";
+}
+
 export function formatDuration(seconds) {
   const s = Math.max(0, Math.round(seconds));
   if (s < 60) return t("time.seconds", { n: s });

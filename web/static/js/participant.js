@@ -8,6 +8,8 @@ import { banner, watchBrowser, withRetry } from "./net.js";
 import * as precheck from "./precheck.js";
 import { LiveSession } from "./participant_live.js";
 import { confirmTwice } from "./confirm.js";
+import { StatusWatcher, renderStatus, unseenRelease, markSeen, backInQueue } from "./participant_status.js";
+import { fillProfile, parseDate, setupDateField } from "./profile.js";
 import * as handoff from "./handoff.js"; // hand-off links and the app's web view (host events)
 
 const STEPS = ["register", "profile", "documents", "consent", "precheck", "queue", "call", "result"];
@@ -49,7 +51,9 @@ function showStep(step) {
     heading.focus({ preventScroll: false });
   }
   if (step === "documents") renderDocuments();
+  if (step === "profile") fillProfile($("form-profile"), state.record);
   if (step === "result") renderResult();
+  else watcher.stop();
   if (step !== "precheck" && step !== "queue" && step !== "call") stopMedia();
 }
 
@@ -74,6 +78,8 @@ function stepFor(record) {
     case "documents_uploaded":
       return "consent";
     case "ready_for_call":
+      // Sent back by a supervisor: say why first (the status step), then queue again.
+      if (unseenRelease(record)) return "result";
       return localStorage.getItem(STAGE_KEY) === "queue" ? "queue" : "precheck";
     case "in_call":
       return "call";
@@ -124,18 +130,21 @@ function setupRegister() {
 
 function setupProfile() {
   const form = $("form-profile");
+  setupDateField(form);
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearErrors(form);
     const sex = form.querySelector("input[name=sex]:checked");
     if (form.full_name.value.trim().length < 2) return fieldError(form, "full_name", "full_name_required");
-    if (!form.birth_date.value) return fieldError(form, "birth_date", "birth_date_required");
+    if (!form.birth_date.value.trim()) return fieldError(form, "birth_date", "birth_date_required");
+    const birth = parseDate(form.birth_date.value);
+    if (birth.error) return fieldError(form, "birth_date", birth.error);
     if (!sex) return fieldError(form, "sex", "sex_required");
     await busy(form.querySelector("button[type=submit]"), async () => {
       try {
         state.record = await call("PUT", "/api/me/profile", {
           auth: true,
-          json: { full_name: form.full_name.value.trim(), birth_date: form.birth_date.value, sex: sex.value },
+          json: { full_name: form.full_name.value.trim(), birth_date: birth.iso, sex: sex.value },
         });
         go(stepFor(state.record));
       } catch (err) {
@@ -145,12 +154,6 @@ function setupProfile() {
   });
 }
 
-function fillProfile(record) {
-  const form = $("form-profile");
-  if (record.full_name) form.full_name.value = record.full_name;
-  if (record.birth_date) form.birth_date.value = record.birth_date;
-  if (record.sex) form.querySelector(`input[name=sex][value=${record.sex}]`).checked = true;
-}
 
 // -- 3. documents -----------------------------------------------------------------------
 
@@ -385,41 +388,17 @@ function setupLive() {
 
 // -- 8. result / status -----------------------------------------------------------------
 
-let pollTimer = null;
-
-/** While the officer is still recording the decision, look again every few seconds. */
-function pollWhileDeciding() {
-  clearTimeout(pollTimer);
-  if (state.step !== "result" || !state.record || state.record.state !== "in_call") return;
-  pollTimer = setTimeout(async () => {
-    try {
-      await loadRecord();
-      renderResult();
-    } catch {
-      pollWhileDeciding();
-    }
-  }, 2000);
-}
+const watcher = new StatusWatcher({
+  load: loadRecord,
+  isShown: () => state.step === "result",
+  onChange: () => {
+    if (state.step === "result") renderResult();
+  },
+});
 
 function renderResult() {
-  const record = state.record;
-  if (!record) {
-    $("result-state").textContent = t("result.no_record");
-    $("result-due").textContent = "–";
-    $("result-id").textContent = "–";
-    $("result-next").textContent = t("result.next_none");
-    $("result-retry").hidden = true;
-    return;
-  }
-  $("result-state").textContent = t(`state.${record.state}`);
-  $("result-state").dataset.state = record.state;
-  $("result-due").textContent = record.due_at ? i18n.formatDateTime(record.due_at) : "–";
-  $("result-id").textContent = record.id;
-  $("result-next").textContent = t(`next.${record.state}`);
-  const unfinished = !["under_review", "active", "rejected", "in_call"].includes(record.state);
-  $("result-retry").hidden = !unfinished;
-  $("result-retry").textContent = t(record.state === "retry_required" ? "result.retry" : "result.continue");
-  pollWhileDeciding();
+  renderStatus(state.record);
+  watcher.watch(state.record);
 }
 
 function setupResult() {
@@ -434,6 +413,11 @@ function setupResult() {
   });
   $("result-retry").addEventListener("click", () => {
     history.pushState(null, "", "/");
+    if (state.record && backInQueue(state.record)) {
+      // Back from a call that ended without a decision: the device check passed then.
+      markSeen(state.record);
+      localStorage.setItem(STAGE_KEY, "queue");
+    }
     go(stepFor(state.record));
   });
   confirmTwice($("forget-me"), "result.forget_confirm", () => {
@@ -445,7 +429,7 @@ function setupResult() {
   });
   i18n.onChange(() => {
     updateProgressLabel();
-    if (state.step === "result") renderResult();
+    if (state.step === "result") renderStatus(state.record);
     if (state.step === "documents") renderDocuments();
   });
 }
@@ -470,7 +454,6 @@ async function resume() {
   }
   try {
     const record = await loadRecord();
-    fillProfile(record);
     if (location.pathname === "/status") showStep("result");
     else go(stepFor(record));
   } catch (err) {

@@ -75,7 +75,7 @@ export async function staffImage(img, url, attempts = 4) {
 export async function showRecord(prefix, record) {
   $(`${prefix}-name`).textContent = record.full_name || "–";
   $(`${prefix}-nik`).textContent = record.nik_masked;
-  $(`${prefix}-birth`).textContent = record.birth_date || "–";
+  $(`${prefix}-birth`).textContent = record.birth_date ? i18n.formatDate(record.birth_date) : "–";
   $(`${prefix}-sex`).textContent = record.sex ? i18n.t(`sex.${record.sex}`) : "–";
   $(`${prefix}-mobile`).textContent = record.mobile;
   $(`${prefix}-email`).textContent = record.email;
