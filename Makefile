@@ -13,16 +13,19 @@ DEMO_SUPERVISOR ?= demo.supervisor
 .PHONY: setup run test lint bench chromium tesseract web-deps services run-cluster clean
 
 $(BIN)/python:
-	$(PY) -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
+	@$(PY) -m venv $(VENV)
+	@$(BIN)/pip install -q --upgrade pip
 
+# Quiet: pip's and the build backend's output goes to a log, shown only if the install fails.
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/pip install -q -e '.[dev]'
-	touch $@
+	@echo "installing Python dependencies (log: $(VENV)/pip-install.log)"
+	@$(BIN)/pip install -q -e '.[dev]' >$(VENV)/pip-install.log 2>&1 \
+	  || { cat $(VENV)/pip-install.log; exit 1; }
+	@touch $@
 
 web/node_modules/.installed: web/package.json web/package-lock.json
-	cd web && npm ci --no-audit --no-fund --silent
-	touch $@
+	@cd web && npm ci --no-audit --no-fund --silent
+	@touch $@
 
 web-deps: web/node_modules/.installed
 
@@ -40,22 +43,26 @@ chromium:
 	  echo "installing Debian chromium for the browser tests"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-core) >/dev/null; }
 
+# make run [PORT=8080] [HOST=127.0.0.1] [PUBLIC_URL=https://...]; stop with Ctrl+C.
 run: setup
 	@mkdir -p data
-	$(BIN)/python -m videocall.adapters.migrate
+	@$(BIN)/python -m videocall.adapters.migrate
 	@ACCOUNT_PASSWORD='$(DEMO_PASSWORD)' $(BIN)/python -m videocall.accounts create --if-missing \
 	  --username $(DEMO_USER) --role officer --name "Petugas Demo" >/dev/null
 	@ACCOUNT_PASSWORD='$(DEMO_PASSWORD)' $(BIN)/python -m videocall.accounts create --if-missing \
 	  --username $(DEMO_SUPERVISOR) --role supervisor --name "Supervisor Demo" >/dev/null
 	@echo ""
-	@echo "  Participant:  http://$(HOST):$(PORT)/"
-	@echo "  Officer:      http://$(HOST):$(PORT)/officer"
-	@echo "  Supervisor:   http://$(HOST):$(PORT)/supervisor"
+	@URL="$${PUBLIC_URL:-http://$(HOST):$(PORT)}"; \
+	  echo "  Participant:  $$URL/"; \
+	  echo "  Officer:      $$URL/officer"; \
+	  echo "  Supervisor:   $$URL/supervisor"
 	@echo "  Demo officer login:     $(DEMO_USER) / $(DEMO_PASSWORD)"
 	@echo "  Demo supervisor login:  $(DEMO_SUPERVISOR) / $(DEMO_PASSWORD)"
+	@echo "  Demo NIK to register:   3201014101900001 (a woman born 01/01/1990; change the last 4 digits for another)"
 	@echo "  (demo: service hours open around the clock; set SERVICE_HOURS to change)"
+	@echo "  Stop with Ctrl+C."
 	@echo ""
-	SERVICE_HOURS=$${SERVICE_HOURS:-always} $(BIN)/python server.py --host $(HOST) --port $(PORT)
+	@SERVICE_HOURS=$${SERVICE_HOURS:-always} $(BIN)/python server.py --host $(HOST) --port $(PORT)
 
 services:
 	@bash .ci/services.sh
