@@ -66,7 +66,9 @@ def otsu_level(pixels: np.ndarray) -> int:
     mean = np.cumsum(hist * levels)
     with np.errstate(divide="ignore", invalid="ignore"):
         between = (mean[-1] * weight / total - mean) ** 2 / (weight * (total - weight))
-    return int(np.nanargmax(between))
+    if not np.isfinite(between).any():  # one grey level only: nothing to separate
+        return 127
+    return int(np.nanargmax(np.where(np.isfinite(between), between, -1.0)))
 
 
 def _binary(grey: Image.Image) -> Image.Image:
