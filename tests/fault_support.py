@@ -1,0 +1,277 @@
+"""The fault matrix's rig: real ``python server.py`` processes in one of three deployments, one
+participant (and officer) per phase of a call, all brought to their phase at once, then one
+SIGKILL of the process that holds them (and a restart where the deployment has one).
+
+Deployments:
+- ``embedded``: the default — SQLite under DATA_DIR, in-process queue, no NODE_ID; restarted on
+  the same DATA_DIR.
+- ``fixed_node_id``: PostgreSQL + Redis, two nodes with fixed NODE_IDs; the one holding every
+  socket and call is restarted under its NODE_ID. The node TTL is longer than the recovery bound,
+  so only the restart's new incarnation can recover in time.
+- ``random_node_id``: PostgreSQL + Redis, two nodes with random NODE_IDs; the killed one stays
+  dead and the survivor claims it after the node TTL.
+
+The cluster nodes share one DATA_DIR (shared storage, docs/deployment.md), so whoever recovers
+a call can register the partial recording the dead process left.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tests.cluster_support import MediaPeer, Node, Rig, Sock, _Http, pair
+from tests.conftest import Participant
+from tests.integration.outcomes_support import APPROVE, Staff, make_account
+from tests.support import REDIS_URL
+from videocall.accounts import Role
+
+logger = logging.getLogger(__name__)
+
+RECOVERY_BOUND_SECONDS = 30.0  # docs: after any fault the invariant is back within this
+PHASES = ("waiting", "paired", "media", "hung_up", "decision")
+MEDIA_PHASES = frozenset({"media", "hung_up", "decision"})
+DEPLOYMENTS = ("embedded", "fixed_node_id", "random_node_id")
+LONG_TTL_SECONDS = "120"  # fixed_node_id: a survivor's TTL-based reaping comes too late
+DECISION_HEAD_START = 0.05  # seconds between sending the decision and the SIGKILL
+
+
+@dataclass
+class Case:
+    """One participant caught in ``phase`` by the kill, with their officer if paired."""
+
+    phase: str
+    person: Participant
+    p_sock: Sock
+    staff: Staff | None = None
+    o_sock: Sock | None = None
+    session_id: str | None = None
+    peers: list[MediaPeer] = field(default_factory=list)
+    record_before: dict[str, Any] = field(default_factory=dict)
+    decision: asyncio.Task[tuple[int, Any]] | None = None
+    notes: list[str] = field(default_factory=list)
+    # After the kill: the browser's reconnected sockets, opened by the checks.
+    p_probe: Sock | None = None
+    o_probe: Sock | None = None
+
+    @property
+    def had_media(self) -> bool:
+        return self.phase in MEDIA_PHASES
+
+
+class FaultRig:
+    """One deployment: its processes, its people in every phase, the kill and the recovery."""
+
+    def __init__(self, kind: str, workdir: Path, database_url: str) -> None:
+        self.kind = kind
+        self.workdir = workdir
+        self.embedded = kind == "embedded"
+        env = {} if kind != "fixed_node_id" else {"NODE_TTL_SECONDS": LONG_TTL_SECONDS}
+        self.rig = Rig(workdir, database_url, REDIS_URL, **env)
+        if self.embedded:
+            for key in ("REDIS_URL", "REDIS_PREFIX", "DATABASE_URL"):
+                self.rig.env.pop(key, None)
+        self.shared_data = workdir / "data"
+        self.doomed: Node | None = None
+        self.survivor: Node | None = None
+        self.supervisor: Staff | None = None
+        self.cases: dict[str, Case] = {}
+        self.killed_at = 0.0
+        self.up_at = 0.0
+        self.loop_time = asyncio.get_running_loop().time
+
+    # -- processes -----------------------------------------------------------------------
+
+    def _node(self, name: str) -> Node:
+        node = Node(name, dict(self.rig.env), self.workdir)
+        if self.embedded:
+            node.data_dir = self.workdir / name
+        else:
+            node.data_dir = self.shared_data
+        node.env["DATA_DIR"] = str(node.data_dir)
+        if self.kind != "fixed_node_id":
+            node.env.pop("NODE_ID")  # embedded default, or random per process start
+        self.rig.nodes.append(node)
+        return node
+
+    async def _spawn(self, node: Node) -> None:
+        node.spawn()
+        await node.ready()
+
+    async def start(self) -> None:
+        """The node that will be killed; in a cluster the survivor starts later (placement
+        would otherwise put calls on it)."""
+        self.doomed = self._node("doomed")
+        await self._spawn(self.doomed)
+        if not self.embedded:
+            await self._wait_nodes(1)
+        now = datetime.now(UTC)
+        account = await make_account(self.rig.database, Role.SUPERVISOR, now)
+        self.supervisor = await Staff.open(
+            _Http(self.rig.http, self.doomed.url), self.rig.database, account, now
+        )
+
+    async def start_survivor(self) -> None:
+        if self.embedded:
+            return
+        self.survivor = self._node("survivor")
+        await self._spawn(self.survivor)
+        await self._wait_nodes(2)
+
+    async def _wait_nodes(self, count: int, timeout: float = 15) -> None:  # noqa: ASYNC109
+        async with asyncio.timeout(timeout):
+            while len(await self.rig.registry()) < count:  # noqa: ASYNC110 - lives in Redis
+                await asyncio.sleep(0.1)
+
+    @property
+    def recovery_node(self) -> Node:
+        """Where browsers reconnect after the kill: the restarted process, or the survivor."""
+        if self.kind == "random_node_id":
+            assert self.survivor is not None
+            return self.survivor
+        assert self.doomed is not None
+        return self.doomed
+
+    @property
+    def deadline(self) -> float:
+        return self.up_at + RECOVERY_BOUND_SECONDS
+
+    def logs(self, chars: int = 6000) -> str:
+        return "\n".join(
+            f"----- {n.name} log (tail) -----\n{n.tail(chars)}" for n in self.rig.nodes
+        )
+
+    # -- people in their phases -------------------------------------------------------------
+
+    async def prepare(self) -> None:
+        """Every phase at once on the doomed node. People are made in parallel; pairing goes
+        one by one (an officer takes the head of the queue), the waiting participant last; in
+        a cluster the survivor starts once every call is placed, while media gets going."""
+        assert self.doomed is not None
+        doomed = self.doomed
+        paired_phases = ("hung_up", "decision", "media", "paired")
+        people = await asyncio.gather(*(self.rig.participant(doomed) for _ in PHASES))
+        officers = await asyncio.gather(*(self.rig.officer(doomed) for _ in paired_phases))
+        tickets = {}
+        for phase, (person, p_sock), (staff, o_sock) in zip(
+            paired_phases, people, officers, strict=False
+        ):
+            assert (await p_sock.call("join_queue")).get("queue"), phase
+            reply, paired = await pair(p_sock, o_sock)
+            self.cases[phase] = Case(phase, person, p_sock, staff, o_sock, reply["session_id"])
+            tickets[phase] = (paired["media"], reply["media"])
+        person, p_sock = people[-1]
+        answer = await p_sock.call("join_queue")
+        assert answer.get("queue"), answer
+        self.cases["waiting"] = Case("waiting", person, p_sock)
+        survivor = asyncio.create_task(self.start_survivor())
+        try:
+            await asyncio.gather(
+                *(self._with_media(self.cases[phase], *tickets[phase]) for phase in MEDIA_PHASES)
+            )
+        finally:
+            await survivor
+        for case in self.cases.values():
+            case.record_before = await self.record(case.person.record_id)
+
+    async def _with_media(self, case: Case, p_ticket: Any, o_ticket: Any) -> None:
+        case.peers = [await self.rig.media(p_ticket), await self.rig.media(o_ticket)]
+        await self._media_flowing(case)
+        if case.phase == "hung_up":
+            assert case.o_sock is not None
+            answer = await case.o_sock.call("end_call", {"session_id": case.session_id})
+            case.notes.append(f"officer end_call answered {answer}")
+            await self._wait_ended(case)
+            for peer in case.peers:  # the browsers leave the call page
+                await peer.close()
+        elif case.phase == "decision":
+            for kind in ("face", "ktp"):
+                shot = await case.peers[1].sio.call(
+                    "snapshot", {"kind": kind}, namespace="/media", timeout=20
+                )
+                assert shot.get("ok"), shot
+
+    async def _media_flowing(self, case: Case, timeout: float = 30) -> None:  # noqa: ASYNC109
+        """Both sides receive video and the recording has reached the disk."""
+        assert self.doomed is not None
+        prefix = f"{case.session_id}-"
+
+        def flowing() -> bool:
+            files = [p for p in self.doomed.recordings() if p.name.startswith(prefix)]  # type: ignore[union-attr]
+            return all(p.video_frames() > 30 for p in case.peers) and any(
+                f.stat().st_size > 40_000 for f in files
+            )
+
+        async with asyncio.timeout(timeout):
+            while not flowing():  # noqa: ASYNC110 - frames and files fill in other tasks
+                await asyncio.sleep(0.1)
+
+    async def _wait_ended(self, case: Case, timeout: float = 15) -> None:  # noqa: ASYNC109
+        """After a hang-up: the session has ended and its recording is stored."""
+        loop_deadline = self.loop_time() + timeout
+        while self.loop_time() < loop_deadline:
+            status, body = await self.session(case.session_id or "")
+            if status == 200 and (body.get("recording") or {}).get("segments"):
+                case.notes.append(f"after hang-up: session {body['session']}")
+                return
+            await asyncio.sleep(0.1)
+        case.notes.append("after hang-up: no recording stored with the session in 15 s")
+
+    # -- the fault --------------------------------------------------------------------------
+
+    async def kill_and_recover(self) -> None:
+        """Decision in flight, SIGKILL, and the restart where the deployment has one."""
+        assert self.doomed is not None
+        case = self.cases["decision"]
+        assert case.staff is not None
+        path = f"/api/sessions/{case.session_id}/decision"
+        case.decision = asyncio.create_task(case.staff.post(path, APPROVE))
+        await asyncio.sleep(DECISION_HEAD_START)
+        self.doomed.kill()
+        self.killed_at = self.loop_time()
+        case.notes.append(f"decision in flight when killed: {case.decision.done()}")
+        if self.kind != "random_node_id":
+            await self._spawn(self.doomed)
+        self.up_at = self.loop_time()
+        logger.info("%s: killed, recovery node up %.1f s later", self.kind, self.up_at)
+        base = self.recovery_node.url
+        assert self.supervisor is not None
+        self.supervisor.client.base = base
+        for c in self.cases.values():
+            c.person.client.base = base  # type: ignore[attr-defined]
+            if c.staff is not None:
+                c.staff.client.base = base
+
+    async def settle_decision(self) -> str:
+        """How the decision request sent into the kill ended, for the report."""
+        task = self.cases["decision"].decision
+        if task is None:
+            return "not sent"
+        try:
+            status, body = await asyncio.wait_for(task, 15)
+        except Exception as exc:  # the connection died with the process
+            return f"no answer ({type(exc).__name__})"
+        return f"answered {status} {body}"
+
+    # -- reads --------------------------------------------------------------------------------
+
+    async def record(self, record_id: str) -> dict[str, Any]:
+        assert self.supervisor is not None
+        status, body = await self.supervisor.get(f"/api/records/{record_id}")
+        assert status == 200, body
+        return dict(body)
+
+    async def session(self, session_id: str) -> tuple[int, Any]:
+        assert self.supervisor is not None
+        return await self.supervisor.get(f"/api/sessions/{session_id}")
+
+    async def close(self) -> None:
+        for case in self.cases.values():
+            if case.decision is not None and not case.decision.done():
+                case.decision.cancel()
+                await asyncio.gather(case.decision, return_exceptions=True)
+        await self.rig.close()
