@@ -6,9 +6,11 @@ import { t, formatDuration } from "./i18n.js";
 import { call } from "./api.js";
 import { clearErrors, showError, errorText } from "./forms.js";
 import { banner } from "./net.js";
-import { requireLogin, showRecord } from "./staff.js";
+import { requireLogin, showRecord, staffImage } from "./staff.js";
 import { MediaLink } from "./media_link.js";
 import { confirmTwice } from "./confirm.js";
+import { closeZoom, setupZoom, zoomable } from "./officer_zoom.js";
+import * as decision from "./officer_decision.js";
 
 // Event names of the /officer namespace (signaling/officer.py).
 export const EV = {
@@ -24,7 +26,23 @@ export const EV = {
 };
 
 const $ = (id) => document.getElementById(id);
-const state = { me: null, socket: null, queue: null, call: null, media: null, reasons: [], checklist: [] };
+const state = {
+  me: null,
+  socket: null,
+  queue: null,
+  call: null,
+  media: null,
+  camera: null, // the officer's own getUserMedia stream, stopped when the call ends
+  undecided: [],
+};
+// The presence the officer chose, kept for this tab across reloads (the server's own state
+// says "away" for a new connection until the page says otherwise).
+const PRESENCE_KEY = "vc_officer_presence";
+
+function chosenPresence() {
+  const stored = sessionStorage.getItem(PRESENCE_KEY);
+  return stored === "available" || stored === "away" ? stored : "away";
+}
 
 // -- desk -------------------------------------------------------------------------------
 
@@ -35,8 +53,7 @@ function connect() {
   socket.on("connect", () => {
     if (dropped) banner("ok", "net.back");
     dropped = false;
-    const presence = document.querySelector("input[name=presence]:checked").value;
-    socket.emit(EV.presence, { presence }, ack);
+    socket.emit(EV.presence, { presence: chosenPresence() }, ack);
   });
   socket.on("disconnect", () => {
     dropped = true;
@@ -46,7 +63,10 @@ function connect() {
     dropped = true;
     banner("warn", "net.socket_lost");
   });
-  socket.on(EV.presenceState, (msg) => showPresence(msg.presence));
+  socket.on(EV.presenceState, (msg) => {
+    showPresence(msg.presence);
+    if (Array.isArray(msg.undecided)) renderUndecided(msg.undecided);
+  });
   socket.on(EV.queue, renderQueue);
   socket.on(EV.paired, (msg) => openCall(msg));
   socket.on(EV.peer, (msg) => {
@@ -60,6 +80,7 @@ function ack(reply) {
   if (reply && reply.error) deskError(reply);
   if (reply && reply.presence) showPresence(reply.presence);
   if (reply && reply.queue) renderQueue(reply.queue);
+  if (reply && Array.isArray(reply.undecided)) renderUndecided(reply.undecided);
 }
 
 function deskError(msg) {
@@ -67,6 +88,13 @@ function deskError(msg) {
   const box = $("err-desk");
   box.textContent = `⚠ ${errorText(err)}`;
   box.hidden = false;
+  if (err.code === "decision_pending") {
+    // The call waiting for a decision is the way out: show it and put the officer on it.
+    loadUndecided().then(() => {
+      const first = document.querySelector("#undecided-list button");
+      if (first) first.focus();
+    });
+  }
 }
 
 function showPresence(presence) {
@@ -83,7 +111,43 @@ function updateAccept() {
   const available = $("presence-state").dataset.presence === "available";
   const waiting = state.queue ? state.queue.count : 0;
   $("accept-next").disabled = !(available && waiting > 0) || !!state.call;
-  $("accept-help").textContent = !available ? t("desk.accept_needs_available") : waiting ? "" : t("desk.empty");
+  let help = !available ? t("desk.accept_needs_available") : waiting ? "" : t("desk.empty");
+  if (state.undecided.length) help = t("desk.accept_needs_decision");
+  $("accept-help").textContent = help;
+}
+
+// -- calls awaiting this officer's decision ------------------------------------------------
+
+async function loadUndecided() {
+  try {
+    renderUndecided((await call("GET", "/api/sessions/undecided")).items);
+  } catch {
+    /* the socket's presence answer carries the same list */
+  }
+}
+
+function renderUndecided(items) {
+  state.undecided = items.filter((item) => !state.me || item.officer_id === state.me.id);
+  const rows = state.undecided.map((item) => {
+    const tr = document.createElement("tr");
+    tr.dataset.sessionId = item.session_id;
+    const name = document.createElement("td");
+    name.textContent = item.full_name || "–";
+    const ended = document.createElement("td");
+    ended.textContent = item.ended_at ? i18n.formatDateTime(item.ended_at) : "–";
+    const action = document.createElement("td");
+    const open = document.createElement("button");
+    open.type = "button";
+    open.className = "primary";
+    open.textContent = t("desk.undecided_open");
+    open.addEventListener("click", () => openDecision(item));
+    action.append(open);
+    tr.append(name, ended, action);
+    return tr;
+  });
+  $("undecided-list").replaceChildren(...rows);
+  $("undecided").hidden = rows.length === 0;
+  updateAccept();
 }
 
 /** The officers' queue view (videocall.queue.OfficerQueueView as JSON). */
@@ -118,7 +182,10 @@ function renderQueue(view) {
 
 function setupDesk() {
   for (const radio of document.querySelectorAll("input[name=presence]")) {
-    radio.addEventListener("change", () => state.socket.emit(EV.presence, { presence: radio.value }, ack));
+    radio.addEventListener("change", () => {
+      sessionStorage.setItem(PRESENCE_KEY, radio.value);
+      state.socket.emit(EV.presence, { presence: radio.value }, ack);
+    });
   }
   $("accept-next").addEventListener("click", () => {
     $("err-desk").hidden = true;
@@ -133,33 +200,59 @@ function setupDesk() {
   i18n.onChange(() => {
     if (state.queue) renderQueue(state.queue);
     if (state.media) renderTraffic();
+    renderUndecided(state.undecided);
   });
 }
 
 // -- call -------------------------------------------------------------------------------
 
-async function openCall(msg) {
-  if (state.call && state.call.session_id === msg.session_id) return;
-  state.call = { ...msg, snapshots: [] };
+function showCallView(msg, live) {
+  state.call = { ...msg, snapshots: [], live, ended: !live };
+  closeZoom();
   $("desk").hidden = true;
   $("callview").hidden = false;
+  $("callview").dataset.live = String(live);
   $("h-call").focus();
   $("o-code").textContent = msg.code || msg.random_code || "–";
-  $("o-call-status").textContent = t("ocall.connecting");
+  $("o-call-status").textContent = t(live ? "ocall.connecting" : "ocall.decide_only");
+  $("o-hangup").disabled = !live;
+  $("o-back").hidden = live;
+  for (const b of document.querySelectorAll("#snap-face, #snap-ktp")) b.disabled = !live;
+  $("snap-status").textContent = "";
   $("snapshots").replaceChildren();
-  resetDecisionForm();
+  $("o-hints").replaceChildren();
+  $("traffic").dataset.level = "unknown";
+  $("traffic-text").textContent = t("traffic.unknown");
+  decision.resetForm();
+}
+
+async function loadRecordAndEvidence(msg) {
   try {
     showRecord("oc", await call("GET", `/api/records/${msg.record_id}`));
   } catch (err) {
     $("o-call-status").textContent = `⚠ ${errorText(err)}`;
   }
   try {
-    const evidence = await call("GET", `/api/sessions/${msg.session_id}`);
-    if (evidence.random_code) $("o-code").textContent = evidence.random_code;
+    return await call("GET", `/api/sessions/${msg.session_id}`);
   } catch {
-    /* the code may also come with the pairing */
+    return null; // the code also comes with the pairing
   }
+}
+
+async function openCall(msg) {
+  if (state.call && state.call.session_id === msg.session_id) return;
+  showCallView(msg, true);
+  const evidence = await loadRecordAndEvidence(msg);
+  if (evidence && evidence.random_code) $("o-code").textContent = evidence.random_code;
+  for (const snap of (evidence && evidence.snapshots) || []) addSnapshot(snap, msg.session_id);
+  const current = state.call;
   const stream = await navigator.mediaDevices.getUserMedia({ video: true, audio: true });
+  if (state.call !== current || current.ended) {
+    // The call ended while the camera was opening: do not leave it on.
+    for (const track of stream.getTracks()) track.stop();
+    return;
+  }
+  state.camera = stream;
   $("o-local-video").srcObject = stream;
   const ticket = msg.media || msg.ticket;
   if (!ticket) return;
@@ -176,6 +269,16 @@ async function openCall(msg) {
     onEnded: callEnded,
   });
   state.media.start();
+}
+
+/** An undecided call from the desk: its record and evidence, the decision form, no media. */
+async function openDecision(item) {
+  if (state.call) return;
+  showCallView({ session_id: item.session_id, record_id: item.record_id }, false);
+  const evidence = await loadRecordAndEvidence(item);
+  if (!evidence) return;
+  if (evidence.random_code) $("o-code").textContent = evidence.random_code;
+  for (const snap of evidence.snapshots || []) addSnapshot(snap, item.session_id);
 }
 
 function renderTraffic() {
@@ -200,43 +303,66 @@ async function snapshot(kind) {
   for (const b of document.querySelectorAll("#snap-face, #snap-ktp")) b.disabled = true;
   try {
     const reply = await state.media.snapshot(kind);
-    addSnapshot({ ...reply.snapshot, kind, thumbnail: reply.thumbnail });
+    addSnapshot({ ...reply.snapshot, kind, thumbnail: reply.thumbnail }, state.call.session_id);
+    $("snap-status").textContent = t("ocall.snapped", { kind: t(`snapshot.${kind}`) });
   } catch (err) {
     $("snap-status").textContent = `⚠ ${errorText(err)}`;
   } finally {
-    for (const b of document.querySelectorAll("#snap-face, #snap-ktp")) b.disabled = false;
+    for (const b of document.querySelectorAll("#snap-face, #snap-ktp")) b.disabled = !state.media;
   }
 }
 
-function addSnapshot(snap) {
+function addSnapshot(snap, sessionId) {
   state.call.snapshots.push(snap);
   const fig = document.createElement("figure");
   fig.dataset.kind = snap.kind;
   const img = document.createElement("img");
-  if (snap.thumbnail) img.src = snap.thumbnail; // a data: URL from the server
   img.alt = t(`snapshot.${snap.kind}`);
+  if (snap.thumbnail) img.src = snap.thumbnail; // a data: URL from the server
+  else if (snap.thumbnail_file || snap.file) {
+    const name = encodeURIComponent(snap.thumbnail_file || snap.file);
+    staffImage(img, `/api/sessions/${sessionId}/snapshots/${name}`).catch(() => {});
+  }
+  const full = snap.file ? `/api/sessions/${sessionId}/snapshots/${encodeURIComponent(snap.file)}` : null;
+  zoomable(img, () => `${t("ocall.snapshots")}: ${t(`snapshot.${snap.kind}`)}`, () => full);
   const cap = document.createElement("figcaption");
   const problems = [snap.bad_lighting && "snapshot.bad_lighting", snap.blurry && "snapshot.blurry"].filter(Boolean);
+  if (!problems.length && snap.bad) problems.push("snapshot.not_usable");
   cap.textContent = `${t(`snapshot.${snap.kind}`)}: ${problems.length ? "⚠ " + problems.map((k) => t(k)).join(", ") : "✓ " + t("snapshot.usable")}`;
   fig.append(img, cap);
   $("snapshots").append(fig);
-  $("snap-status").textContent = t("ocall.snapped", { kind: t(`snapshot.${snap.kind}`) });
+}
+
+function stopCamera() {
+  if (state.camera) for (const track of state.camera.getTracks()) track.stop();
+  state.camera = null;
+  $("o-local-video").srcObject = null;
+}
+
+function stopMedia() {
+  if (state.media) state.media.close();
+  state.media = null;
+  stopCamera();
 }
 
 function callEnded(msg) {
   if (!state.call || (msg && msg.session_id && msg.session_id !== state.call.session_id)) return;
-  if (state.media) state.media.close();
-  state.media = null;
+  stopMedia();
   state.call.ended = true;
+  state.call.live = false;
+  $("callview").dataset.live = "false";
   if (state.call.resolveEnded) state.call.resolveEnded();
-  $("o-call-status").textContent = t("ocall.ended");
+  if (!state.call.decided) $("o-call-status").textContent = t("ocall.ended");
   $("o-hangup").disabled = true;
+  $("o-back").hidden = false;
+  for (const b of document.querySelectorAll("#snap-face, #snap-ktp")) b.disabled = true;
+  // Warnings were about the live call: none of them holds once it is over.
+  $("o-hints").replaceChildren();
   $("traffic").dataset.level = "unknown";
   $("traffic-text").textContent = t("traffic.unknown");
 }
 
-/** Hang up (if still live) and wait until the server has closed the call's media, so the
- * recording is stored before the decision refers to it. */
+/** Hang up without a decision: the call waits for one, on this desk, across reloads. */
 async function endCall() {
   const current = state.call;
   if (!current || current.ended) return;
@@ -248,116 +374,75 @@ async function endCall() {
 }
 
 function backToDesk() {
-  if (state.media) state.media.close();
-  state.media = null;
+  stopMedia();
+  closeZoom();
   state.call = null;
   $("callview").hidden = true;
   $("desk").hidden = false;
   $("o-hangup").disabled = false;
-  // Tell the desk we are free again (the server releases an officer whose call is decided).
-  const presence = document.querySelector("input[name=presence]:checked").value;
-  state.socket.emit(EV.presence, { presence: presence === "busy" ? "available" : presence }, ack);
+  // Tell the desk we are free again; its answer also lists any call still waiting for a decision.
+  state.socket.emit(EV.presence, { presence: chosenPresence() }, ack);
+  loadUndecided();
   updateAccept();
 }
 
 // -- decision ---------------------------------------------------------------------------
 
-async function loadReasons() {
-  const out = await call("GET", "/api/outcomes/reasons");
-  state.reasons = out.reasons;
-  state.checklist = out.checklist;
-  renderChecklist();
-  renderReasons();
-}
-
-function checkbox(name, value, label) {
-  const li = document.createElement("li");
-  const lab = document.createElement("label");
-  lab.className = "choice";
-  const input = document.createElement("input");
-  input.type = "checkbox";
-  input.name = name;
-  input.value = value;
-  input.id = `${name}-${value}`;
-  const span = document.createElement("span");
-  span.textContent = label;
-  lab.append(input, span);
-  li.append(lab);
-  return li;
-}
-
-function renderChecklist() {
-  const checked = new Set([...document.querySelectorAll("input[name=checklist]:checked")].map((i) => i.value));
-  $("checklist").replaceChildren(...state.checklist.map((item) => checkbox("checklist", item, t(`checklist.${item}`))));
-  for (const input of document.querySelectorAll("input[name=checklist]")) input.checked = checked.has(input.value);
-}
-
-function renderReasons() {
-  const result = (document.querySelector("input[name=result]:checked") || {}).value;
-  const checked = new Set([...document.querySelectorAll("input[name=reasons]:checked")].map((i) => i.value));
-  const fitting = state.reasons.filter((r) => result && result !== "approved" && r.results.includes(result));
-  $("reasons").replaceChildren(
-    ...fitting.map((r) => checkbox("reasons", r.code, i18n.has(`reason.${r.code}`) ? t(`reason.${r.code}`) : r.description)),
-  );
-  for (const input of document.querySelectorAll("input[name=reasons]")) input.checked = checked.has(input.value);
-  $("reasons-box").hidden = fitting.length === 0;
-}
-
-function resetDecisionForm() {
-  const form = $("form-decision");
-  form.reset();
-  clearErrors(form);
-  renderChecklist();
-  renderReasons();
-  $("decide").disabled = false;
-  $("decision-done").hidden = true;
-}
-
 function setupDecision() {
   const form = $("form-decision");
-  for (const radio of form.querySelectorAll("input[name=result]")) radio.addEventListener("change", renderReasons);
+  for (const radio of form.querySelectorAll("input[name=result]")) {
+    radio.addEventListener("change", decision.renderReasons);
+  }
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
     clearErrors(form);
-    const result = (form.querySelector("input[name=result]:checked") || {}).value;
-    if (!result) return showError(form, { field: "result", code: "result_required", message: "" });
-    const checklist = {};
-    for (const input of form.querySelectorAll("input[name=checklist]")) checklist[input.value] = input.checked;
-    const reasons = [...form.querySelectorAll("input[name=reasons]:checked")].map((i) => i.value);
+    const body = decision.read(form);
+    if (!body) return;
     $("decide").disabled = true;
+    const current = state.call;
     try {
-      await endCall();
-      await call("POST", `/api/sessions/${state.call.session_id}/decision`, {
-        json: { result, reasons, checklist, notes: form.notes.value },
-      });
+      // Sent while the call is live: the server checks it first and ends the call only when it
+      // is complete, so missing evidence can still be fixed in the call.
+      await call("POST", `/api/sessions/${current.session_id}/decision`, { json: body });
+      current.decided = true;
       $("decision-done").textContent = `✓ ${t("decision.saved")}`;
       $("decision-done").hidden = false;
-      if (state.media) state.media.close();
+      stopMedia();
       setTimeout(backToDesk, 1500);
     } catch (err) {
       $("decide").disabled = false;
-      showError(form, err, "err-form-decision");
+      decision.showError(form, err, current);
     }
   });
   confirmTwice($("o-hangup"), "call.hang_up_confirm", () => {
     endCall().catch((err) => showError($("form-decision"), err, "err-form-decision"));
   });
+  $("o-back").addEventListener("click", backToDesk);
   $("snap-face").addEventListener("click", () => snapshot("face"));
   $("snap-ktp").addEventListener("click", () => snapshot("ktp"));
   i18n.onChange(() => {
-    renderChecklist();
-    renderReasons();
+    decision.renderChecklist();
+    decision.renderReasons();
   });
+}
+
+function setupPhotos() {
+  for (const kind of ["ktp", "selfie_with_ktp", "face"]) {
+    zoomable($(`oc-photo-${kind}`), () => t(`documents.${kind}`));
+  }
 }
 
 async function main() {
   state.me = await requireLogin(["officer", "supervisor"]);
   $("desk").hidden = false;
   showPresence("away");
-  connect();
   setupDesk();
   setupDecision();
-  await loadReasons().catch((err) => deskError(err));
+  setupZoom();
+  setupPhotos();
+  connect();
+  loadUndecided();
+  await decision.loadReasons().catch((err) => deskError(err));
   document.body.dataset.ready = "true";
 }
 

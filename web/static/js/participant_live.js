@@ -69,6 +69,8 @@ export class LiveSession {
   onJoinReply(reply) {
     if (reply && reply.queue) this.onQueue(reply.queue);
     if (reply && reply.call) return this.onPaired(reply.call);
+    // The call is over and the officer is still recording the decision: the status page says so.
+    if (reply && reply.awaiting_decision) return this.finish();
     if (reply && reply.error) {
       // The call is over (or the record moved on): the status page says what happens next.
       if (["not_ready_for_call", "invalid_transition"].includes(reply.error.code)) return this.finish();
@@ -190,7 +192,22 @@ export class LiveSession {
       this.socket.emit(EV.join, {}, (reply) => this.onJoinReply(reply));
       return;
     }
+    if (msg && msg.awaiting_decision) return this.awaitDecision();
     this.finish();
+  }
+
+  /** The officer hung up before recording the decision: say so on the call page (camera and
+   * video off), then go on to the status page, which follows the decision by itself. */
+  awaitDecision() {
+    if (this.media) this.media.close();
+    this.media = null;
+    this.inCall = false;
+    $("call-hints").replaceChildren();
+    $("call-status").textContent = t("call.awaiting_decision");
+    $("call-status").dataset.state = "awaiting_decision";
+    banner("ok", "call.awaiting_decision");
+    clearTimeout(this.finishTimer);
+    this.finishTimer = setTimeout(() => this.finish(), 4000);
   }
 
   finish() {
@@ -200,6 +217,7 @@ export class LiveSession {
   }
 
   stop() {
+    clearTimeout(this.finishTimer);
     this.active = false;
     this.inCall = false;
     if (this.media) this.media.close();
