@@ -102,6 +102,7 @@ def _layers() -> list[AppPlugin]:
     call time, because each imports this module's neighbours (keys, auth, openapi)."""
     import signaling.cluster
     import signaling.install
+    import web.assist_api  # officer assist: routes on the registry, background analysis
     import web.dashboard_api
     import web.evidence_api
     import web.handoff_api  # hand-off links: API routes on the registry, /r/{code} page
@@ -124,6 +125,7 @@ def _layers() -> list[AppPlugin]:
         web.evidence_api.install,
         web.dashboard_api.install,
         web.handoff_api.install,
+        web.assist_api.install,
         web.pages.install,
     ]
 
