@@ -4,7 +4,7 @@
 // traded once, by POST, for the participant's access token; the token never travels in a URL.
 // The "Kembali ke aplikasi" button goes to the return URL the server was configured with
 // (APP_RETURN_URL), after telling the host. See docs/embedding.md.
-import { has, t } from "./i18n.js";
+import { formatDate, has, t } from "./i18n.js";
 import { call, setToken } from "./api.js";
 import { withRetry } from "./net.js";
 import { channel, notify, observeRecord, watchSteps } from "./host_bridge.js";
@@ -26,13 +26,36 @@ function backToApp(url) {
   if (url) window.location.assign(url);
 }
 
-/** Show the "Kembali ke aplikasi" button when there is somewhere, or someone, to go back to. */
-function setupReturnButton() {
-  const box = $("host-return");
-  const button = $("host-return-button");
-  if (!box || !button) return;
-  box.hidden = !(returnUrl() || channel());
+/**
+ * The "Kembali ke aplikasi" button, at the end of the status step; shown when there is somewhere,
+ * or someone, to go back to. Made here so the page's markup needs nothing for it.
+ */
+function returnButton() {
+  let box = $("host-return");
+  if (box) return box;
+  const anchor = $("step-result");
+  if (!anchor) return null;
+  box = document.createElement("div");
+  box.className = "actions";
+  box.id = "host-return";
+  box.hidden = true;
+  const button = document.createElement("button");
+  button.type = "button";
+  button.id = "host-return-button";
+  button.className = "primary";
+  button.dataset.i18n = "handoff.back_to_app";
+  button.textContent = t("handoff.back_to_app");
   button.addEventListener("click", () => backToApp(returnUrl()));
+  box.append(button);
+  const footnote = anchor.querySelector(".footnote");
+  if (footnote) footnote.before(box);
+  else anchor.append(box);
+  return box;
+}
+
+function refreshReturnButton() {
+  const box = returnButton();
+  if (box) box.hidden = !(returnUrl() || channel());
 }
 
 function prefill(fields) {
@@ -44,7 +67,7 @@ function prefill(fields) {
     filled = true;
   }
   if (fields.birth_date && !form.birth_date.value) {
-    form.birth_date.value = fields.birth_date;
+    form.birth_date.value = form.birth_date.type === "date" ? fields.birth_date : formatDate(fields.birth_date);
     filled = true;
   }
   const sex = fields.sex && form.querySelector(`input[name=sex][value=${fields.sex}]`);
@@ -84,7 +107,7 @@ function showRefused(err) {
   section.dataset.error = err.code;
   $("main").append(section);
   document.body.dataset.step = "handoff-refused";
-  const box = $("host-return");
+  const box = returnButton();
   if (box && (returnUrl() || channel())) {
     section.append(box); // the one "Kembali ke aplikasi" button, moved here
     box.hidden = false;
@@ -116,11 +139,6 @@ export async function arrive() {
   }
 }
 
-function refreshReturnButton() {
-  const box = $("host-return");
-  if (box) box.hidden = !(returnUrl() || channel());
-}
-
 /** The server's page for a refused link (web/handoff_api.py): tell the host, wire the link. */
 function onRefusedPage() {
   notify("link_refused", { error: document.body.dataset.error || "handoff_invalid" });
@@ -137,5 +155,5 @@ if (document.body.dataset.page === "handoff-refused") {
   onRefusedPage();
 } else {
   watchSteps();
-  setupReturnButton();
+  refreshReturnButton();
 }
