@@ -71,12 +71,18 @@ async def test_roles_and_audited_reveal(client, participant_factory) -> None:
     assert (await client.get(f"/api/records/{p.record_id}")).status == 401
     await make_account(client, "budi")
     await login(client, "budi")
+    # An officer who has not called this participant may not open the record at all
+    # (least privilege; the per-role rules are in test_security_access.py).
+    assert (await client.get(f"/api/records/{p.record_id}")).status == 403
+    assert (await client.post(f"/api/records/{p.record_id}/reveal-nik")).status == 403
+    await make_account(client, "sari", Role.SUPERVISOR)
+    await login(client, "sari")
     record = await (await client.get(f"/api/records/{p.record_id}")).json()
     assert "*" in record["nik_masked"] and "nik" not in record
     reveal = await client.post(f"/api/records/{p.record_id}/reveal-nik")
     assert (await reveal.json())["nik"] == p.nik
     history = (await (await client.get(f"/api/records/{p.record_id}")).json())["history"]
-    assert history[-1]["action"] == "nik_revealed" and history[-1]["actor"] == "officer:budi"
+    assert history[-1]["action"] == "nik_revealed" and history[-1]["actor"] == "supervisor:sari"
 
 
 async def test_password_policy(client) -> None:
@@ -143,7 +149,7 @@ async def test_concurrent_audited_reads_do_not_collide(client, participant_facto
 
     p = participant_factory()
     await p.to_ready()
-    await make_account(client, "budi")
+    await make_account(client, "budi", Role.SUPERVISOR)
     await login(client, "budi")
     urls = [f"/api/records/{p.record_id}/documents/{k}" for k in ("ktp", "selfie_with_ktp", "face")]
     responses = await asyncio.gather(*(client.get(u) for u in urls * 3))
