@@ -101,6 +101,13 @@ async def journey(client: Any, person: Participant) -> dict[str, Any]:
     assert resp.status == 200
     cookie = resp.cookies["vc_session"].value
     staff = {"Cookie": f"vc_session={cookie}"}
+    # An officer opens only the records of their own calls: the call comes first.
+    session = await app[keys.SESSIONS].start(
+        record_id=person.record_id,
+        officer_id=officer.id,
+        officer_actor=officer.actor,
+        now=app[keys.CLOCK].now(),
+    )
     revealed = await client.post(f"/api/records/{person.record_id}/reveal-nik", headers=staff)
     assert (await revealed.json())["nik"] == person.nik
     photo = await client.get(f"/api/records/{person.record_id}/documents/face", headers=staff)
@@ -110,12 +117,6 @@ async def journey(client: Any, person: Participant) -> dict[str, Any]:
     )
     assert upstream.status == 200
     await client.get("/api/me", headers={"Authorization": f"Bearer {person.token}x"})  # bad token
-    session = await app[keys.SESSIONS].start(
-        record_id=person.record_id,
-        officer_id=officer.id,
-        officer_actor=officer.actor,
-        now=app[keys.CLOCK].now(),
-    )
     sdps, ticket = await media_call(client, session.id)
     return {"cookie": cookie, "image": image, "sdps": sdps, "ticket": ticket}
 
