@@ -20,8 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import av
+import sqlalchemy as sa
 
 from tests.fault_support import Case, FaultRig
+from videocall.adapters import db
 
 TERMINAL = frozenset({"decided", "interrupted", "released"})
 PAST_CALL = frozenset({"under_review", "active", "rejected", "retry_required"})
@@ -99,6 +101,7 @@ async def evaluate(rig: FaultRig, case: Case, verified: set[str]) -> list[str]:
     board = await _undecided(rig.supervisor)
     desk = await _undecided(case.staff) if case.staff is not None else set()
 
+    case.outcome = f"{kind} (record {state}, session {s_state})"
     if kind not in ALLOWED[case.phase]:
         problems.append(f"participant is {kind!r} (record {state}, session {s_state})")
     if join_sid is not None and join_sid != sid:
@@ -107,6 +110,7 @@ async def evaluate(rig: FaultRig, case: Case, verified: set[str]) -> list[str]:
     if case.o_probe is not None:
         problems += await _officer(case, kind, sid)
     problems += _unchanged(case.record_before, record, decided=s_state == "decided")
+    problems += await _all_sessions(rig, case)
     if case.had_media:
         problems += await _recording(rig, case, session, verified)
     return problems
@@ -158,6 +162,24 @@ def _consistent(
         p.append(f"{kind}: the session is still listed as undecided")
     if s_state is not None and s_state not in TERMINAL | {"active", "awaiting_decision"}:
         p.append(f"session state {s_state!r} is not one of the contract's states")
+    return p
+
+
+async def _all_sessions(rig: FaultRig, case: Case) -> list[str]:
+    """Every call session of the record (read from the database): in a state of the contract,
+    ended when terminal, and none open but the case's own."""
+    c = db.call_sessions.c
+    query = sa.select(c.id, c.state, c.ended_at).where(c.record_id == case.person.record_id)
+    async with rig.rig.database.connect() as conn:
+        rows = (await conn.execute(query)).all()
+    p = []
+    for row in rows:
+        if row.state not in TERMINAL | {"active", "awaiting_decision"}:
+            p.append(f"session {row.id} is in state {row.state!r}, not one of the contract's")
+        elif row.state in TERMINAL and row.ended_at is None:
+            p.append(f"session {row.id} is {row.state} but has no ended_at")
+        elif row.state not in TERMINAL and row.id != case.session_id:
+            p.append(f"another session {row.id} of the record is open ({row.state})")
     return p
 
 
@@ -261,6 +283,6 @@ async def wait_for_invariant(rig: FaultRig, case: Case) -> None:
             raise AssertionError(
                 f"{rig.kind}/{case.phase}: the invariant does not hold {late:.0f} s after the "
                 f"server was up:\n- " + "\n- ".join(problems) + "\nsetup notes: "
-                f"{case.notes}\n{rig.logs()}"
+                f"{case.notes}\ntimeline: {rig.timeline}\n{rig.logs()}"
             )
         await asyncio.sleep(0.5)

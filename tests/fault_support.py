@@ -54,6 +54,7 @@ class Case:
     record_before: dict[str, Any] = field(default_factory=dict)
     decision: asyncio.Task[tuple[int, Any]] | None = None
     notes: list[str] = field(default_factory=list)
+    outcome: str = ""  # what the checks saw last, for the report
     # After the kill: the browser's reconnected sockets, opened by the checks.
     p_probe: Sock | None = None
     o_probe: Sock | None = None
@@ -83,6 +84,11 @@ class FaultRig:
         self.killed_at = 0.0
         self.up_at = 0.0
         self.loop_time = asyncio.get_running_loop().time
+        self.timeline: list[str] = []  # set-up milestones, seconds since start, for the report
+        self._t0 = self.loop_time()
+
+    def mark(self, what: str) -> None:
+        self.timeline.append(f"{self.loop_time() - self._t0:.1f}s {what}")
 
     # -- processes -----------------------------------------------------------------------
 
@@ -154,8 +160,10 @@ class FaultRig:
         assert self.doomed is not None
         doomed = self.doomed
         paired_phases = ("hung_up", "decision", "media", "paired")
+        self.mark("server up")
         people = await asyncio.gather(*(self.rig.participant(doomed) for _ in PHASES))
         officers = await asyncio.gather(*(self.rig.officer(doomed) for _ in paired_phases))
+        self.mark("people ready")
         tickets = {}
         for phase, (person, p_sock), (staff, o_sock) in zip(
             paired_phases, people, officers, strict=False
@@ -168,6 +176,7 @@ class FaultRig:
         answer = await p_sock.call("join_queue")
         assert answer.get("queue"), answer
         self.cases["waiting"] = Case("waiting", person, p_sock)
+        self.mark("paired")
         survivor = asyncio.create_task(self.start_survivor())
         try:
             await asyncio.gather(
@@ -175,6 +184,7 @@ class FaultRig:
             )
         finally:
             await survivor
+        self.mark("media flowing, hung up, snapshots taken")
         for case in self.cases.values():
             case.record_before = await self.record(case.person.record_id)
 
@@ -233,10 +243,12 @@ class FaultRig:
         await asyncio.sleep(DECISION_HEAD_START)
         self.doomed.kill()
         self.killed_at = self.loop_time()
+        self.mark("killed")
         case.notes.append(f"decision in flight when killed: {case.decision.done()}")
         if self.kind != "random_node_id":
             await self._spawn(self.doomed)
         self.up_at = self.loop_time()
+        self.mark(f"{self.recovery_node.name} up")
         logger.info("%s: killed, recovery node up %.1f s later", self.kind, self.up_at)
         base = self.recovery_node.url
         assert self.supervisor is not None

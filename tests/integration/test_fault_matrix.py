@@ -80,4 +80,5 @@ async def test_fault_sigkill_then_invariant_within_bound(deployment: FaultRig, p
     case = deployment.cases[phase]
     await wait_for_invariant(deployment, case)
     took = asyncio.get_running_loop().time() - deployment.up_at
-    print(f"{deployment.kind}/{phase}: invariant holds {took:.1f} s after up; {case.notes}")
+    print(f"{deployment.kind}/{phase}: {case.outcome}, {took:.1f} s after up; {case.notes}")
+    print(f"{deployment.kind} timeline: {deployment.timeline}")
