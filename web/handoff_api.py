@@ -165,13 +165,15 @@ def refused_page(lang: str, code: str, return_url: str) -> str:
     texts = _texts(lang)
     h, errors = texts["handoff"], texts["errors"]
     reason = errors.get(code, errors["handoff_invalid"])
-    back = (
-        f'<a class="button primary" id="host-return-link" href="{html.escape(return_url)}">'
-        f"{html.escape(h['back_to_app'])}</a>"
-        if return_url
-        else ""
-    )
     e = html.escape
+    # A link works without scripts; without a return URL, the button only tells the app (shown
+    # by handoff.js when the page runs inside one).
+    back = (
+        f'<a id="host-return-link" href="{e(return_url)}">{e(h["back_to_app"])}</a>'
+        if return_url
+        else f'<button type="button" class="primary" id="host-return-button" hidden>'
+        f"{e(h['back_to_app'])}</button>"
+    )
     return f"""<!doctype html>
 <html lang="{lang}">
 <head>

@@ -144,6 +144,10 @@ def test_the_link_opens_the_page_at_its_step_and_goes_on_to_the_queue(
     wait_for_event(again, "link_refused")
     assert host_events(again)[-1]["error"] == "handoff_used"
     shots(again, "handoff-used")
+    # No return URL on this server: the button only tells the app, which closes its web view.
+    again.locator("#host-return-button").click()
+    wait_for_event(again, "back_to_app")
+    assert host_events(again)[-1]["return_url"] is None
     for p in (page, again):
         p.context.close()
 

@@ -149,6 +149,11 @@ function onRefusedPage() {
       backToApp(link.href);
     });
   }
+  const button = $("host-return-button");
+  if (button && channel()) {
+    button.hidden = false;
+    button.addEventListener("click", () => backToApp(null));
+  }
 }
 
 if (document.body.dataset.page === "handoff-refused") {
