@@ -15,9 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 
-from aiohttp import web
 from redis.asyncio import Redis
 
 from videocall.adapters.node_registry import (
@@ -26,9 +25,8 @@ from videocall.adapters.node_registry import (
     RedisNodes,
     default_node_id,
 )
-from videocall.adapters.redis_queue import connect
 from videocall.placement import NodeInfo
-from web import keys
+from videocall.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -56,9 +54,16 @@ class Cluster:
     def url(self) -> str:
         return self.registry.me.url
 
-    async def place(self) -> NodeInfo:
+    async def place(self) -> str | None:
         """The node to host a new call's media."""
-        return await self.registry.place()
+        return (await self.registry.place()).node_id
+
+    async def node_url(self, node_id: str | None) -> str:
+        """A node's public URL; "" for this process (the pages use the public URL)."""
+        if node_id is None or node_id == self.node_id:
+            return ""
+        nodes = await self.registry.nodes()
+        return next((n.url for n in nodes if n.node_id == node_id), "")
 
     async def beat(self) -> None:
         await self.registry.heartbeat(self.calls(), self._cpu.read(), self.draining)
@@ -114,44 +119,15 @@ class Cluster:
             await self.registry.leave()
 
 
-CLUSTER = web.AppKey("cluster", Cluster)
-
-
-def _local_calls(app: web.Application) -> Callable[[], int]:
-    def count() -> int:
-        from signaling.media import MEDIA_HUB
-
-        hub = app.get(MEDIA_HUB)
-        return len(hub.calls) if hub is not None else 0
-
-    return count
-
-
-async def _cluster_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[keys.SETTINGS]
+def open_cluster(
+    settings: Settings, redis: Redis | None, local_calls: Callable[[], int]
+) -> Cluster:
+    """This process's node: in the Redis registry, or alone (embedded)."""
     node_id = settings.node_id or default_node_id()
     url = settings.effective_public_url
-    redis: Redis | None = None
     registry: LocalNodes | RedisNodes
-    if settings.redis_url:
-        redis = connect(settings.redis_url)
+    if redis is not None:
         registry = RedisNodes(redis, settings.redis_prefix, node_id, url, settings.node_ttl_seconds)
     else:
         registry = LocalNodes(node_id, url)
-    cluster = Cluster(registry, _local_calls(app), settings.heartbeat_seconds)
-    app[CLUSTER] = cluster
-    cluster.start()
-    yield
-    await cluster.close()
-    if redis is not None:
-        await redis.aclose()
-
-
-async def _drain_on_shutdown(app: web.Application) -> None:
-    # on_shutdown runs before cleanup_ctx closes anything: calls in progress keep their media.
-    await app[CLUSTER].drain(app[keys.SETTINGS].drain_seconds)
-
-
-def install(app: web.Application) -> None:
-    app.cleanup_ctx.append(_cluster_ctx)
-    app.on_shutdown.append(_drain_on_shutdown)
+    return Cluster(registry, local_calls, settings.heartbeat_seconds)

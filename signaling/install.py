@@ -1,10 +1,11 @@
 """Attach the python-socketio ``AsyncServer`` to the aiohttp app.
 
 With ``REDIS_URL`` set the server uses ``AsyncRedisManager`` so that rooms and emits reach clients
-connected to any server process. Namespaces are registered here, in one place:
+connected to any server process. The composition root (``server.py``) registers the
+namespaces once the services exist:
 
 - ``/participant`` and ``/officer`` — queue, pairing, call control (``signaling.participant``,
-  ``signaling.officer``), when those modules exist;
+  ``signaling.officer``);
 - ``/media`` — SDP offer/answer, snapshots and quality hints for one call, served by the process
   that hosts the call's media (``signaling.media``).
 """
@@ -12,7 +13,6 @@ connected to any server process. Namespaces are registered here, in one place:
 from __future__ import annotations
 
 import asyncio
-import importlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -22,11 +22,11 @@ from aiohttp import web
 
 from signaling import limits
 from signaling.edge import EdgeServer
-from web import keys
+from videocall.clock import Clock, SystemClock
+from videocall.settings import Settings
 
 logger = logging.getLogger(__name__)
 
-SIO = web.AppKey("sio", EdgeServer)
 # Large enough for an SDP offer with many candidates, small enough to refuse abuse.
 MAX_MESSAGE_BYTES = 256 * 1024
 
@@ -63,8 +63,7 @@ class ResyncingRedisManager(socketio.AsyncRedisManager):  # type: ignore[misc]
                 retry_sleep = min(retry_sleep * 2, self.MAX_RETRY_SECONDS)
 
 
-def create_sio(app: web.Application) -> EdgeServer:
-    settings = app[keys.SETTINGS]
+def create_sio(app: web.Application, settings: Settings) -> EdgeServer:
     manager = None
     if settings.redis_url:
         manager = ResyncingRedisManager(
@@ -84,19 +83,16 @@ def create_sio(app: web.Application) -> EdgeServer:
     return sio
 
 
-def install(app: web.Application) -> None:
-    sio = create_sio(app)
+SIO = web.AppKey("sio", EdgeServer)
+
+
+def install(app: web.Application, settings: Settings, clock: Clock | None = None) -> EdgeServer:
+    """Attach the Socket.IO server; the composition root registers the namespaces."""
+    sio = create_sio(app, settings)
     app[SIO] = sio
-    limits.install(app, sio, app[keys.SETTINGS], app[keys.CLOCK])
-    for module_name in ("signaling.participant", "signaling.officer", "signaling.media"):
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            if exc.name != module_name:
-                raise
-            continue
-        module.register(app, sio)
+    limits.install(app, sio, settings, clock or SystemClock())
     app.cleanup_ctx.append(_shutdown)
+    return sio
 
 
 async def _shutdown(app: web.Application) -> AsyncIterator[None]:

@@ -22,26 +22,25 @@ import functools
 import json
 import logging
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, Literal
 
 import socketio
-from aiohttp import web
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic import ValidationError as PydanticError
 
 from media.baseline import media_call_class
 from media.call import IceServer, MediaCall, MediaSettings, Side
-from signaling.cluster import CLUSTER
 from signaling.media_control import SWEEP_SECONDS, MediaControl
-from videocall.adapters.redis_queue import connect
+from videocall.app.ports import CallSessions, Placement
+from videocall.clock import Clock
 from videocall.errors import Conflict, NotAllowed, NotFound, Unauthenticated, VideoCallError
+from videocall.ports import RecordRepository
 from videocall.quality import hint_text
 from videocall.quality_monitor import QualityEvent
+from videocall.settings import Settings
 from videocall.turn import ice_servers
-from web import keys
-from web.metrics import METRICS
 
 logger = logging.getLogger(__name__)
 
@@ -80,33 +79,27 @@ class MediaTickets:
         return str(data["sid"]), data["side"]
 
 
-def media_ticket(
-    app: web.Application, session_id: str, side: Side, node_url: str = ""
-) -> dict[str, Any]:
-    """What a side needs to start its media: put it in the pairing message."""
-    settings = app[keys.SETTINGS]
-    return {
-        "url": node_url or settings.effective_public_url,
-        "namespace": NAMESPACE,
-        "token": app[MEDIA_HUB].tickets.issue(session_id, side),
-        "ice_servers": ice_servers(
-            stun_json=settings.ice_servers,
-            turn_urls=settings.turn_urls,
-            turn_secret=settings.turn_secret,
-            ttl_seconds=settings.turn_ttl_seconds,
-            user=f"{session_id[:8]}-{side[0]}",
-            now=app[keys.CLOCK].now(),
-        ),
-    }
-
-
 class MediaHub:
-    """The calls whose media this process hosts."""
+    """The calls whose media this process hosts; the services' ``MediaPort``."""
 
-    def __init__(self, app: web.Application, sio: socketio.AsyncServer) -> None:
-        self.app = app
+    def __init__(
+        self,
+        sio: socketio.AsyncServer,
+        *,
+        settings: Settings,
+        sessions: CallSessions,
+        records: RecordRepository,
+        placement: Placement,
+        clock: Clock,
+        metrics: Any = None,
+        control: MediaControl | None = None,
+    ) -> None:
         self.sio = sio
-        settings = app[keys.SETTINGS]
+        self.settings = settings
+        self.sessions = sessions
+        self.records = records
+        self.placement = placement
+        self.clock = clock
         self.tickets = MediaTickets(settings.signing_keys())
         # ``aiortc-relay`` is the naive decode/re-encode baseline, kept for the benchmark only.
         self.call_class: type[MediaCall] = media_call_class(settings.media_pipeline)
@@ -116,7 +109,7 @@ class MediaHub:
         self._recording: set[str] = set()
         self._offered: dict[str, set[str]] = {}
         self._started: dict[str, float] = {}
-        self.metrics = app.get(METRICS)
+        self.metrics = metrics
         self.media_settings = MediaSettings(
             recording_dir=settings.recordings_dir,
             snapshot_dir=settings.snapshots_dir,
@@ -128,14 +121,47 @@ class MediaHub:
             allow_loopback=settings.allow_loopback_ice,
         )
         # Set in a cluster (Redis): lets other processes end the calls whose media is here.
-        self.control: MediaControl | None = None
+        self.control = control
+        # The call service: told when a call's media connects (set by the composition root).
+        self.on_connected: Callable[[str], Awaitable[None]] | None = None
+
+    # -- MediaPort ------------------------------------------------------------------------
+
+    async def ticket(self, call_id: str, side: str, node_id: str | None) -> dict[str, Any]:
+        """What a side needs to start its media: put it in the pairing message."""
+        settings = self.settings
+        url = await self.placement.node_url(node_id)
+        return {
+            "url": url or settings.effective_public_url,
+            "namespace": NAMESPACE,
+            "token": self.tickets.issue(call_id, side),  # type: ignore[arg-type]
+            "ice_servers": ice_servers(
+                stun_json=settings.ice_servers,
+                turn_urls=settings.turn_urls,
+                turn_secret=settings.turn_secret,
+                ttl_seconds=settings.turn_ttl_seconds,
+                user=f"{call_id[:8]}-{side[0]}",
+                now=self.clock.now(),
+            ),
+        }
+
+    async def close(self, call_id: str) -> None:
+        """Close the call's media here, or ask the process that hosts it and wait (at most
+        ``END_WAIT_SECONDS``) until it has stored the recording."""
+        if call_id in self.calls:
+            await self.end(call_id)
+        elif self.control is not None:
+            await self.control.end_elsewhere(call_id, self.node_id)
+
+    def hosted_here(self) -> frozenset[str]:
+        return frozenset(self.calls)
 
     async def call_for(self, session_id: str) -> MediaCall:
         async with self._lock:
             call = self.calls.get(session_id)
             if call is not None:
                 return call
-            session = await self.app[keys.SESSIONS].get(session_id)
+            session = await self.sessions.get(session_id)
             if session.ended_at is not None:
                 raise Conflict("the call has ended", code="call_closed")
             call = self.call_class(
@@ -152,8 +178,7 @@ class MediaHub:
 
     @property
     def node_id(self) -> str:
-        cluster = self.app.get(CLUSTER)
-        return cluster.node_id if cluster is not None else self.app[keys.SETTINGS].node_id
+        return self.placement.node_id
 
     async def _announce(self, session_id: str) -> None:
         if self.control is None:
@@ -172,8 +197,8 @@ class MediaHub:
         offered.add(side)
         if session_id in self._recording or len(offered) < 2:
             return
-        session = await self.app[keys.SESSIONS].get(session_id)
-        record = await self.app[keys.RECORDS].get(session.record_id)
+        session = await self.sessions.get(session_id)
+        record = await self.records.get(session.record_id)
         if record.consent_at is None:
             logger.warning("session %s: no recorded consent, not recording", session_id)
             return
@@ -191,7 +216,7 @@ class MediaHub:
         summary = (await call.close()).as_dict()
         self._count_ended(session_id, call, summary)
         quality: dict[str, dict[str, Any]] = summary["quality"]  # type: ignore[assignment]
-        await self.app[keys.SESSIONS].update_media(
+        await self.sessions.update_media(
             session_id,
             recording={"segments": summary["segments"], "gaps_s": summary["gaps_s"]},
             quality_summary={side: q["summary"] for side, q in quality.items()},
@@ -221,7 +246,7 @@ class MediaHub:
 
     async def _session_ended(self, session_id: str) -> bool:
         try:
-            return (await self.app[keys.SESSIONS].get(session_id)).ended_at is not None
+            return (await self.sessions.get(session_id)).ended_at is not None
         except NotFound:
             return False
 
@@ -272,24 +297,6 @@ class MediaHub:
             task = asyncio.ensure_future(coro)
             self._pending.add(task)
             task.add_done_callback(self._pending.discard)
-
-
-MEDIA_HUB = web.AppKey("media_hub", MediaHub)
-
-
-async def end_local_media(app: web.Application, session_id: str) -> dict[str, Any] | None:
-    """Close a call's media if this process hosts it (stores recording and quality)."""
-    hub = app.get(MEDIA_HUB)
-    return await hub.end(session_id) if hub is not None else None
-
-
-async def end_remote_media(app: web.Application, session_id: str) -> None:
-    """When another process hosts the call's media: ask it to close the call and wait (at most
-    ``END_WAIT_SECONDS``) until it has stored the recording."""
-    hub = app.get(MEDIA_HUB)
-    if hub is None or hub.control is None:
-        return
-    await hub.control.end_elsewhere(session_id, hub.node_id)
 
 
 Handler = Callable[..., Awaitable[dict[str, Any]]]
@@ -349,7 +356,8 @@ class MediaNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         call = await self.hub.call_for(session_id)
         answer_sdp, answer_type = await call.accept_offer(side, offer.sdp, offer.type)
         await self.hub.start_recording_if_consented(session_id, call, side)
-        await self.hub.app[keys.SESSIONS].mark_connected(session_id, self.hub.app[keys.CLOCK].now())
+        if self.hub.on_connected is not None:
+            await self.hub.on_connected(session_id)
         return {"sdp": answer_sdp, "type": answer_type}
 
     @answers("snapshot")
@@ -365,9 +373,9 @@ class MediaNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         entry = {
             **snap.as_dict(),
             "bad": snap.bad_lighting or snap.blurry,
-            "taken_at": self.hub.app[keys.CLOCK].now().isoformat(),
+            "taken_at": self.hub.clock.now().isoformat(),
         }
-        sessions = self.hub.app[keys.SESSIONS]
+        sessions = self.hub.sessions
         current = (await sessions.get(session_id)).snapshots or []
         await sessions.update_media(session_id, snapshots=[*current, entry])
         thumb = "data:image/jpeg;base64," + base64.b64encode(snap.thumbnail).decode()
@@ -392,24 +400,23 @@ async def _sweep_forever(hub: MediaHub, stopping: asyncio.Event) -> None:
             await asyncio.wait_for(stopping.wait(), SWEEP_SECONDS)
 
 
-def register(app: web.Application, sio: socketio.AsyncServer) -> None:
-    async def lifecycle(app: web.Application) -> AsyncIterator[None]:
-        settings = app[keys.SETTINGS]
-        hub = MediaHub(app, sio)
-        app[MEDIA_HUB] = hub
-        sio.register_namespace(MediaNamespace(hub))
-        redis = connect(settings.redis_url) if settings.redis_url else None
-        if redis is not None:
-            hub.control = MediaControl(redis, settings.redis_prefix)
-        # Stopped by a flag, not a cancel: redis-py on 3.11 can swallow a cancellation.
-        stopping = asyncio.Event()
-        sweeper = asyncio.create_task(_sweep_forever(hub, stopping), name="media-sweeper")
-        yield
-        stopping.set()
-        if not (await asyncio.wait({sweeper}, timeout=SWEEP_SECONDS + 6))[0]:
-            sweeper.cancel()
-        await hub.close_all()
-        if redis is not None:
-            await redis.aclose()
+class MediaSweeper:
+    """Closes, every ``SWEEP_SECONDS``, the calls hosted here that ended on another process."""
 
-    app.cleanup_ctx.append(lifecycle)
+    def __init__(self, hub: MediaHub) -> None:
+        self.hub = hub
+        self._stopping = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        if self._task is None:
+            self._task = asyncio.create_task(_sweep_forever(self.hub, self._stopping))
+
+    async def close(self) -> None:
+        # Stopped by a flag, not a cancel: redis-py on 3.11 can swallow a cancellation.
+        self._stopping.set()
+        if self._task is not None and not (
+            await asyncio.wait({self._task}, timeout=SWEEP_SECONDS + 6)
+        )[0]:
+            self._task.cancel()
+        self._task = None

@@ -4,33 +4,38 @@ also assign a waiting participant to an officer.
 Connect with the staff session cookie. Events, each answered with ``{"ok": true, ...}`` or
 ``{"ok": false, "error": {"code", "message"}}``:
 
-- ``set_presence`` ``{presence: available | away}`` -> ``{presence, queue, call?}`` (in a call
-  the answer is ``busy`` and the call's ``paired`` message is sent again).
-- ``accept_next`` ``{}`` -> the ``paired`` message; ``queue_empty`` or ``officer_busy`` errors.
+- ``set_presence`` ``{presence: available | away}`` -> ``{presence, queue, undecided, call?}``
+  (in a call the answer is ``busy`` and the call's ``paired`` message is sent again;
+  ``undecided`` lists the officer's calls awaiting a decision).
+- ``accept_next`` ``{}`` -> the ``paired`` message; ``queue_empty``, ``officer_busy``,
+  ``officer_away`` or ``decision_pending`` errors.
 - ``end_call`` ``{session_id?}``: hang up.
 - ``assign`` ``{record_id, officer_id}`` (supervisors) -> ``{session_id}``.
 
 Server -> client: ``queue_view`` (``videocall.queue.OfficerQueueView``: masked NIKs only),
-``presence``, ``paired`` ``{session_id, record_id, code, media, participant, lane}``,
-``peer_status``, ``call_ended``, ``error``.
+``presence`` ``{presence, undecided}``, ``paired`` ``{session_id, record_id, code, media,
+participant, lane}``, ``peer_status``, ``call_ended``, ``error``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from http.cookies import SimpleCookie
 from typing import Any, Literal
 
 import socketio
-from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from signaling import messages as msg
-from signaling.desk import CallDesk, install_desk
+from signaling import rooms
 from signaling.edge import acknowledged, payload
-from videocall.accounts import Role
+from videocall.accounts import Account, Role
+from videocall.app import messages as msg
+from videocall.app.desk import DeskService
 from videocall.errors import NotAllowed
 from videocall.presence import Presence
-from web.auth import SESSION_COOKIE, staff_from_cookie
+
+# The staff session cookie's name and how to turn its value into an account (``web.auth``).
+StaffAuth = Callable[[str | None], Awaitable[Account | None]]
 
 _ID = Field(min_length=1, max_length=64)
 
@@ -55,28 +60,30 @@ class AssignIn(BaseModel):
     officer_id: str = _ID
 
 
-def _cookie(environ: dict[str, Any]) -> str | None:
+def _cookie(environ: dict[str, Any], name: str) -> str | None:
     jar: SimpleCookie = SimpleCookie()
     jar.load(environ.get("HTTP_COOKIE", ""))
-    morsel = jar.get(SESSION_COOKIE)
+    morsel = jar.get(name)
     return morsel.value if morsel else None
 
 
 class OfficerNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # untyped library
-    def __init__(self, desk: CallDesk) -> None:
-        super().__init__(msg.OFFICER_NS)
+    def __init__(self, desk: DeskService, staff_auth: StaffAuth, cookie_name: str) -> None:
+        super().__init__(rooms.OFFICER_NS)
         self.desk = desk
+        self.staff_auth = staff_auth
+        self.cookie_name = cookie_name
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
-        account = await staff_from_cookie(self.desk.app, _cookie(environ))
+        account = await self.staff_auth(_cookie(environ, self.cookie_name))
         if account is None:
             error = {"code": "login_required", "message": "please log in"}
             raise socketio.exceptions.ConnectionRefusedError(error["message"], error)
         await self.save_session(
             sid, {"officer_id": account.id, "actor": account.actor, "role": account.role.value}
         )
-        await self.enter_room(sid, msg.OFFICERS_ROOM)
-        await self.enter_room(sid, msg.officer_room(account.id))
+        await self.enter_room(sid, rooms.OFFICERS_ROOM)
+        await self.enter_room(sid, rooms.officer_room(account.id))
         await self.desk.officer_connected(account.id, sid)
 
     async def on_disconnect(self, sid: str, reason: str | None = None) -> None:
@@ -116,7 +123,3 @@ class OfficerNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # untype
         if role is not Role.SUPERVISOR:
             raise NotAllowed("only a supervisor may assign calls", code="role_forbidden")
         return await self.desk.assign(request.record_id, request.officer_id, actor)
-
-
-def register(app: web.Application, sio: socketio.AsyncServer) -> None:
-    sio.register_namespace(OfficerNamespace(install_desk(app, sio)))

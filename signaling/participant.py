@@ -11,22 +11,24 @@ each answered with ``{"ok": true, ...}`` or ``{"ok": false, "error": {"code", "m
 
 Server -> client: ``queue_status`` (position or estimate moved), ``paired`` ``{session_id,
 record_id, code, media}``, ``peer_status`` ``{session_id, status: reconnecting | resumed}``,
-``call_ended`` ``{session_id, reason, ended_by, requeued}``, ``error`` ``{event, error}``.
+``call_ended`` ``{session_id, reason, ended_by, requeued, awaiting_decision}``, ``decided``
+``{session_id, result}``, ``call_released`` ``{session_id, reason}``, ``error`` ``{event, error}``.
+While the record waits for the officer's decision, ``join_queue`` answers
+``{awaiting_decision: {session_id}}``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import socketio
-from aiohttp import web
 from pydantic import BaseModel, ConfigDict
 
-from signaling import messages as msg
-from signaling.desk import CallDesk, install_desk
+from signaling import rooms
 from signaling.edge import acknowledged, payload
+from videocall.app.desk import DeskService
 from videocall.errors import Unauthenticated
-from web import keys
 
 
 class NoFields(BaseModel):
@@ -34,9 +36,10 @@ class NoFields(BaseModel):
 
 
 class ParticipantNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # untyped library
-    def __init__(self, desk: CallDesk) -> None:
-        super().__init__(msg.PARTICIPANT_NS)
+    def __init__(self, desk: DeskService, verify_token: Callable[[str], str]) -> None:
+        super().__init__(rooms.PARTICIPANT_NS)
         self.desk = desk
+        self.verify_token = verify_token
 
     async def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         token = auth.get("token") if isinstance(auth, dict) else None
@@ -45,12 +48,12 @@ class ParticipantNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # un
                 raise Unauthenticated(
                     "a participant access token is required", code="token_missing"
                 )
-            record_id = self.desk.app[keys.TOKENS].verify(token)
+            record_id = self.verify_token(token)
         except Unauthenticated as exc:
             # The page reads ``err.data.code`` to tell an expired token from a network error.
             raise socketio.exceptions.ConnectionRefusedError(exc.message, exc.to_dict()) from None
         await self.save_session(sid, {"record_id": record_id})
-        await self.enter_room(sid, msg.participant_room(record_id))
+        await self.enter_room(sid, rooms.participant_room(record_id))
         await self.desk.participant_connected(record_id, sid)
 
     async def on_disconnect(self, sid: str, reason: str | None = None) -> None:
@@ -73,7 +76,3 @@ class ParticipantNamespace(socketio.AsyncNamespace):  # type: ignore[misc]  # un
     async def on_end_call(self, sid: str, data: Any) -> dict[str, Any]:
         payload(NoFields, data)
         return await self.desk.participant_hangup(await self._record(sid))
-
-
-def register(app: web.Application, sio: socketio.AsyncServer) -> None:
-    sio.register_namespace(ParticipantNamespace(install_desk(app, sio)))

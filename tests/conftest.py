@@ -14,10 +14,10 @@ import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient, TestServer
 
+from server import create_app
 from tests.support import POSTGRES_ADMIN_URL, SettableClock, make_nik, photo_bytes
 from videocall.adapters.migrate import upgrade
 from videocall.settings import Settings
-from web.app import create_app
 
 DB_BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 

@@ -17,11 +17,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from videocall.errors import NotAllowed, ValidationError
+from videocall.errors import Conflict, NotAllowed, ValidationError
 from videocall.records import RecordState
 
 
@@ -209,6 +209,76 @@ def _check_evidence(evidence: Evidence) -> None:
         raise ValidationError(
             "the call has no stored recording", code="evidence_missing_recording", field="recording"
         )
+
+
+@dataclass(frozen=True, slots=True)
+class DecidableCall:
+    """What the rules need to know about a call before anyone decides it."""
+
+    officer_id: str
+    state: str  # active | awaiting_decision | decided | interrupted | released
+    connected: bool  # media flowed at some point
+    ended_at: datetime | None
+    decided: bool
+
+
+def is_stale(call: DecidableCall, now: datetime, escalate_after: timedelta) -> bool:
+    """An undecided call old enough for a supervisor to take it over."""
+    return (
+        call.state == "awaiting_decision"
+        and call.ended_at is not None
+        and now - call.ended_at >= escalate_after
+    )
+
+
+def check_decidable(
+    call: DecidableCall,
+    *,
+    account_id: str,
+    supervisor: bool,
+    now: datetime,
+    escalate_after: timedelta,
+) -> None:
+    """Only the call's officer decides it (or a supervisor, once it is stale); once only; and
+    only a call that took place."""
+    if call.decided or call.state == "decided":
+        raise Conflict("this call has already been decided", code="already_decided")
+    if call.state == "interrupted":
+        raise Conflict(
+            "the call was interrupted; the participant is back in the queue",
+            code="session_interrupted",
+        )
+    if call.state == "released":
+        raise Conflict(
+            "a supervisor sent the participant back to the queue", code="session_released"
+        )
+    if not call.connected:
+        raise Conflict(
+            "the video never connected: end the call instead (the participant keeps their place)",
+            code="call_not_connected",
+        )
+    if call.officer_id != account_id and not (supervisor and is_stale(call, now, escalate_after)):
+        raise NotAllowed("only the officer of the call decides it", code="not_your_call")
+
+
+# Why a supervisor sends the participant of an undecided call back to the queue.
+RELEASE_REASONS = frozenset({"officer_unavailable", "evidence_incomplete", "technical_problem"})
+
+
+def check_release_reason(reason: str) -> None:
+    if reason not in RELEASE_REASONS:
+        raise ValidationError(
+            f"reason must be one of: {', '.join(sorted(RELEASE_REASONS))}",
+            code="unknown_release_reason",
+            field="reason",
+        )
+
+
+def check_snapshots(decision: Decision, snapshot_kinds: frozenset[str]) -> None:
+    """Before a live call is hung up: the snapshots a final decision rests on must exist, so the
+    officer can still take them while the participant is on camera."""
+    if needs_media(decision):
+        _check_evidence(Evidence(snapshot_kinds, ("0" * 64,)))
 
 
 def state_after_decision(result: Result) -> RecordState:

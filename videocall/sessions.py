@@ -97,6 +97,11 @@ class CallOutcome:
     record_ready: bool  # the record returns to ready_for_call (not after a completed call)
     call_seconds: float | None  # media time of a completed call; feeds the wait estimate
 
+    @property
+    def awaiting_decision(self) -> bool:
+        """The conversation took place: the call waits for the officer's decision."""
+        return self.reason is EndReason.COMPLETED
+
 
 @dataclass(frozen=True, slots=True)
 class CallSession:

@@ -83,6 +83,10 @@ class Settings(BaseSettings):
     participant_grace_seconds: float = 60.0
     officer_grace_seconds: float = 20.0
     call_connect_timeout_seconds: float = 90.0  # paired but media never flowed: cancelled
+    # An undecided call older than this shows on the supervisor board to decide or release.
+    undecided_escalate_seconds: float = 900.0
+    # After any fault, every call is live, awaiting a decision or ended within this bound.
+    recovery_bound_seconds: float = 30.0
 
     # -- media -----------------------------------------------------------------------------
     ice_servers: str = "[]"  # JSON list of RTCIceServer dicts (STUN)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from typing import Any
 
 from aiohttp import web
@@ -71,8 +71,12 @@ async def readyz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ready"})
 
 
-def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
-    """Build the application; nothing is opened until it starts."""
+def create_web_app(
+    settings: Settings, *, clock: Clock | None = None, edges: Sequence[AppPlugin] = ()
+) -> web.Application:
+    """Build the HTTP application; nothing is opened until it starts. ``edges`` are installed
+    before the outcome routes (the composition root, ``server.py``, passes the signalling and
+    the services there)."""
     app = web.Application(
         middlewares=[security_headers(settings), error_middleware, origin_middleware(settings)],
         # Uploads are the largest bodies; JSON bodies have their own, smaller limit.
@@ -90,18 +94,17 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
     app.cleanup_ctx.append(_storage)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
-    layers = _layers()  # imports every route module before the registry is installed
+    first, then = _layers()  # imports every route module before the registry is installed
     api.install(app)
-    for install in layers:
+    for install in (*first, *edges, *then):
         install(app)
     return app
 
 
-def _layers() -> list[AppPlugin]:
-    """The layers around the records API, in the order they wrap the app. Imported here, at
-    call time, because each imports this module's neighbours (keys, auth, openapi)."""
-    import signaling.cluster
-    import signaling.install
+def _layers() -> tuple[list[AppPlugin], list[AppPlugin]]:
+    """The layers around the records API, in the order they wrap the app (the edges go between
+    the two lists). Imported here, at call time, because each imports this module's neighbours
+    (keys, auth, openapi)."""
     import web.assist_api  # officer assist: routes on the registry, background analysis
     import web.dashboard_api
     import web.evidence_api
@@ -119,8 +122,7 @@ def _layers() -> list[AppPlugin]:
         web.loop_lag.install,
         web.limits_mw.install,
         web.housekeeping.install,
-        signaling.install.install,
-        signaling.cluster.install,
+    ], [
         web.outcomes_api.install,
         web.evidence_api.install,
         web.dashboard_api.install,

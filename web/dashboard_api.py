@@ -98,9 +98,7 @@ async def _today(request: web.Request) -> dict[str, Any]:
 
 
 async def _queue_now(request: web.Request) -> dict[str, Any]:
-    from signaling.desk import DESK
-
-    desk = request.app.get(DESK)
+    desk = request.app.get(keys.DESK)
     if desk is None:
         return {
             "waiting": 0,

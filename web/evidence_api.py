@@ -9,7 +9,7 @@ from pathlib import Path
 from aiohttp import web
 
 from videocall.accounts import Account, Role
-from videocall.adapters.sql_sessions import CallSessionRow
+from videocall.app.ports import CallSessionRow
 from videocall.errors import NotAllowed, NotFound
 from web import keys
 from web.api_records import api

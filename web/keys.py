@@ -9,8 +9,12 @@ from aiohttp import web
 from videocall.accounts import LockoutPolicy
 from videocall.adapters.files import FileBlobStore
 from videocall.adapters.sql_accounts import SqlAccounts
+from videocall.adapters.sql_outcomes import SqlOutcomes
 from videocall.adapters.sql_records import Database, SqlRecordRepository
 from videocall.adapters.sql_sessions import SqlCallSessions
+from videocall.app.calls import CallService
+from videocall.app.desk import DeskService
+from videocall.app.outcomes import OutcomeService
 from videocall.clock import Clock
 from videocall.ports import CpuPool
 from videocall.service import RecordService
@@ -31,5 +35,10 @@ CALENDAR = web.AppKey("calendar", WorkCalendar)
 LOCKOUT = web.AppKey("lockout", LockoutPolicy)
 # CPU-heavy work (image decode, OCR, face models, encoding): `await app[CPU_POOL].run(fn, *args)`.
 CPU_POOL = web.AppKey("cpu_pool", CpuPool)
+# The application services, wired by the composition root (``server.py``) at start-up.
+DESK = web.AppKey("desk", DeskService)
+CALLS = web.AppKey("calls", CallService)
+DECISIONS = web.AppKey("decisions", OutcomeService)
+OUTCOMES = web.AppKey("outcomes", SqlOutcomes)
 # Filled by later parts (signalling, media, outcomes): anything with start()/close().
 EXTRAS = web.AppKey("extras", dict[str, Any])

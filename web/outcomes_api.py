@@ -14,22 +14,19 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from signaling.media import end_local_media, end_remote_media
 from videocall.accounts import Role
-from videocall.adapters.sql_outcomes import SqlOutcomes
 from videocall.adapters.webhook_worker import WebhookStore, WebhookWorker
 from videocall.errors import NotAllowed, NotFound
 from videocall.outcomes import (
     MAX_NOTES,
     REASONS,
+    RELEASE_REASONS,
     ChecklistItem,
     Decision,
-    Evidence,
     Result,
     ReviewAction,
     parse_checklist,
     review_result,
-    validate_decision,
 )
 from videocall.webhooks import Backoff, parse_endpoints
 from web import keys
@@ -38,7 +35,6 @@ from web.auth import require_staff
 from web.metrics import METRICS
 from web.openapi import read_json
 
-OUTCOMES = web.AppKey("outcomes", SqlOutcomes)
 WEBHOOKS = web.AppKey("webhook_store", WebhookStore)
 WORKER = web.AppKey("webhook_worker", WebhookWorker)
 TAG = "outcomes"
@@ -77,6 +73,32 @@ class SessionEvidenceOut(BaseModel):
     snapshots: list[dict[str, Any]] | None
     quality_summary: dict[str, Any] | None
     decision: DecisionOut | None
+
+
+class UndecidedItemOut(BaseModel):
+    session_id: str
+    record_id: str
+    officer_id: str
+    full_name: str | None
+    connected_at: str | None
+    ended_at: str
+    stale: bool
+
+
+class UndecidedOut(BaseModel):
+    items: list[UndecidedItemOut]
+
+
+class ReleaseIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Literal[tuple(sorted(RELEASE_REASONS))]  # type: ignore[valid-type]
+
+
+class ReleaseOut(BaseModel):
+    session_id: str
+    record_id: str
+    state: Literal["released"]
+    reason: str
 
 
 class ReviewIn(BaseModel):
@@ -163,13 +185,11 @@ async def get_reasons(request: web.Request) -> web.Response:
     return _json(ReasonsOut(reasons=reasons, checklist=[i.value for i in ChecklistItem]))
 
 
-_FULL_EVIDENCE = Evidence(frozenset({"face", "ktp"}), ("0" * 64,))
-
-
 @api.route(
     "POST",
     "/api/sessions/{session_id}/decision",
-    summary="The officer's decision for a call (stored with the call's end and the new state)",
+    summary="The officer's decision for a call: checked while the call is live, then it ends the "
+    "call and is stored with the new state",
     tag=TAG,
     body=DecisionIn,
     response=DecisionOut,
@@ -186,20 +206,49 @@ async def post_decision(request: web.Request) -> web.Response:
         notes=body.notes,
     )
     app = request.app
-    session_id = request.match_info["session_id"]
-    # Refuse a self-contradicting form before it ends anything (the call goes on).
-    validate_decision(decision, _FULL_EVIDENCE)
-    session = await app[keys.SESSIONS].get(session_id)
-    if session.officer_id == account.id and session.ended_at is None:
-        # The decision ends the call: close its media here first, so that the recording's
-        # SHA-256 exists as evidence when the decision is checked and stored.
-        await end_local_media(app, session_id)
-        await end_remote_media(app, session_id)
-    stored = await app[OUTCOMES].decide(session_id, account, decision, app[keys.CLOCK].now())
+    stored = await app[keys.DECISIONS].decide(request.match_info["session_id"], account, decision)
     if METRICS in app:
         app[METRICS].decisions.labels(decision.result.value).inc()
     _wake_worker(app)
     return _json(DecisionOut(**stored.public()), status=201)
+
+
+@api.route(
+    "GET",
+    "/api/sessions/undecided",
+    summary="Calls awaiting a decision: an officer's own, or (supervisor) everyone's; stale ones "
+    "are older than UNDECIDED_ESCALATE_SECONDS",
+    tag=TAG,
+    response=UndecidedOut,
+    security="staff",
+)
+async def get_undecided(request: web.Request) -> web.Response:
+    account = await require_staff(request)
+    officer = None if account.role is Role.SUPERVISOR else account.id
+    items = await request.app[keys.DESK].undecided(officer)
+    return _json(UndecidedOut(items=[UndecidedItemOut(**i) for i in items]))
+
+
+@api.route(
+    "POST",
+    "/api/sessions/{session_id}/release",
+    summary="Send the participant of an undecided call back to ready_for_call (supervisor)",
+    tag=TAG,
+    body=ReleaseIn,
+    response=ReleaseOut,
+    security="staff",
+)
+async def post_release(request: web.Request) -> web.Response:
+    account = await require_staff(request, Role.SUPERVISOR)
+    body = await read_json(request, ReleaseIn)
+    row = await request.app[keys.DECISIONS].release(
+        request.match_info["session_id"], account, body.reason
+    )
+    _wake_worker(request.app)
+    out = ReleaseOut(
+        session_id=row.id, record_id=row.record_id, state="released", reason=body.reason
+    )
+    return _json(out)
 
 
 @api.route(
@@ -218,7 +267,9 @@ async def get_session(request: web.Request) -> web.Response:
         raise NotAllowed("this is another officer's call", code="not_your_call")
     record = await app[keys.RECORDS].get(session.record_id)
     try:
-        decision = DecisionOut(**(await app[OUTCOMES].decision_for_session(session.id)).public())
+        decision = DecisionOut(
+            **(await app[keys.OUTCOMES].decision_for_session(session.id)).public()
+        )
     except NotFound:
         decision = None
     out = SessionEvidenceOut(
@@ -246,7 +297,7 @@ async def get_session(request: web.Request) -> web.Response:
 )
 async def get_reviews(request: web.Request) -> web.Response:
     await require_staff(request, Role.SUPERVISOR)
-    items = await request.app[OUTCOMES].review_queue(request.app[keys.CLOCK].now())
+    items = await request.app[keys.OUTCOMES].review_queue(request.app[keys.CLOCK].now())
     return _json(ReviewQueueOut(items=[ReviewItemOut(**i) for i in items]))
 
 
@@ -266,7 +317,7 @@ async def post_review(request: web.Request) -> web.Response:
         ReviewAction(body.action), Result(body.result) if body.result else None, body.reason
     )
     app = request.app
-    out = await app[OUTCOMES].review(
+    out = await app[keys.OUTCOMES].review(
         request.match_info["record_id"], account, review, app[keys.CLOCK].now()
     )
     _wake_worker(app)
@@ -300,7 +351,7 @@ async def post_redeliver(request: web.Request) -> web.Response:
     await require_staff(request, Role.SUPERVISOR)
     raw = request.match_info["delivery_id"]
     # Ids are 63-bit at most on either database; anything else cannot name a delivery.
-    if not raw.isdigit() or len(raw) > 18:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
         raise NotFound("no such webhook delivery", code="delivery_not_found")
     delivery_id = int(raw)
     await request.app[WEBHOOKS].redeliver(delivery_id, request.app[keys.CLOCK].now())
@@ -313,6 +364,8 @@ async def post_redeliver(request: web.Request) -> web.Response:
 _ROUTES = (
     get_reasons,
     post_decision,
+    get_undecided,
+    post_release,
     get_session,
     get_reviews,
     post_review,
@@ -330,13 +383,6 @@ def _wake_worker(app: web.Application) -> None:
 async def _outcomes_ctx(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     database = app[keys.DATABASE]
-    app[OUTCOMES] = SqlOutcomes(
-        database,
-        app[keys.RECORDS],
-        app[keys.SESSIONS],
-        app[keys.CALENDAR],
-        settings.review_working_days,
-    )
     app[WEBHOOKS] = WebhookStore(database)
     backoff = Backoff(
         base_seconds=settings.webhook_backoff_base_seconds,

@@ -12,7 +12,7 @@ import socketio
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from PIL import Image
 
-from signaling.media import MEDIA_HUB, media_ticket
+from server import MEDIA_HUB
 from tests.integration.media_peers import PatternTrack, Received, ToneTrack, _consume, wait_for
 from videocall.accounts import Role
 from web import keys
@@ -94,8 +94,8 @@ class Side:
 async def test_media_over_socketio_forwards_records_and_snapshots(client, participant_factory):
     session_id = await start_session(client, participant_factory())
     app = client.app
-    participant = Side(client, media_ticket(app, session_id, "participant"))
-    officer = Side(client, media_ticket(app, session_id, "officer"))
+    participant = Side(client, await app[MEDIA_HUB].ticket(session_id, "participant", None))
+    officer = Side(client, await app[MEDIA_HUB].ticket(session_id, "officer", None))
     assert participant.ticket["url"].startswith("http") and participant.ticket["ice_servers"] == []
     await participant.connect()
     await officer.connect()
@@ -151,7 +151,7 @@ async def test_media_over_socketio_forwards_records_and_snapshots(client, partic
 
 async def test_media_errors_keep_the_connection_usable(client, participant_factory):
     session_id = await start_session(client, participant_factory())
-    side = Side(client, media_ticket(client.app, session_id, "participant"))
+    side = Side(client, await client.app[MEDIA_HUB].ticket(session_id, "participant", None))
     await side.connect()
     try:
         for bad, code in [
@@ -190,8 +190,8 @@ async def test_decision_during_the_call_ends_media_and_rests_on_its_evidence(
     p = participant_factory()
     session_id = await start_session(client, p)
     app = client.app
-    participant = Side(client, media_ticket(app, session_id, "participant"))
-    officer = Side(client, media_ticket(app, session_id, "officer"))
+    participant = Side(client, await app[MEDIA_HUB].ticket(session_id, "participant", None))
+    officer = Side(client, await app[MEDIA_HUB].ticket(session_id, "officer", None))
     await participant.connect()
     await officer.connect()
     try:

@@ -17,6 +17,7 @@ import pytest
 import socketio
 from aiortc import RTCPeerConnection, RTCSessionDescription
 
+from server import MEDIA_HUB
 from tests.conftest import Participant
 from tests.integration.media_peers import PatternTrack, ToneTrack
 from videocall.accounts import Role
@@ -53,9 +54,9 @@ def ice_passwords(sdp: str) -> list[str]:
 
 async def media_call(client: Any, session_id: str) -> tuple[list[str], str]:
     """Offer/answer for the participant over /media; returns the SDPs and the ticket token."""
-    from signaling.media import MEDIA_HUB, media_ticket
 
-    ticket = media_ticket(client.app, session_id, "participant")
+
+    ticket = await client.app[MEDIA_HUB].ticket(session_id, "participant", None)
     sio = socketio.AsyncClient(reconnection=False)
     pc = RTCPeerConnection()
     try:

@@ -20,8 +20,8 @@ from aiohttp.test_utils import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from server import MEDIA_HUB
 from signaling.install import SIO
-from signaling.media import media_ticket
 from tests.conftest import Participant
 from tests.support import SettableClock, make_nik
 from videocall.accounts import Role
@@ -100,7 +100,7 @@ async def connections(client: Client, clock: SettableClock) -> dict[str, Conn]:
         officer_actor=officer.actor,
         now=clock.now(),
     )
-    ticket = media_ticket(app, session.id, "officer")
+    ticket = await app[MEDIA_HUB].ticket(session.id, "officer", None)
     return {
         "/participant": await Conn("/participant").connect(client, auth={"token": person.token}),
         "/officer": await Conn("/officer").connect(

@@ -14,13 +14,13 @@ import socketio
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
-from signaling.desk import DESK
 from tests.conftest import Participant
 from tests.support import REDIS_URL, SettableClock
 from videocall.accounts import Account, Role
 from videocall.adapters.redis_queue import RedisQueueStore, connect
 from videocall.placement import NodeInfo
 from web import keys
+from web.keys import DESK
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -276,12 +276,23 @@ async def test_accept_next_pairs_the_head(world: World) -> None:
 
 async def test_empty_queue_is_an_answer(world: World) -> None:
     _, officer = await world.officer("budi")
+    await officer.call("set_presence", {"presence": "available"})
     reply = await officer.call("accept_next")
     assert reply == {
         "ok": False,
         "error": {"code": "queue_empty", "message": "queue empty: nobody is waiting"},
     }
     assert not officer.seen("error")
+
+
+async def test_an_away_officer_cannot_accept(world: World) -> None:
+    person, p = await world.participant()
+    await p.call("join_queue")
+    _, officer = await world.officer("budi")
+    await officer.call("set_presence", {"presence": "away"})
+    reply = await officer.call("accept_next")
+    assert reply["ok"] is False and reply["error"]["code"] == "officer_away"
+    assert await world.record_state(person) == "ready_for_call"
 
 
 async def test_participant_hangs_up_before_media(world: World) -> None:
@@ -297,6 +308,7 @@ async def test_participant_hangs_up_before_media(world: World) -> None:
         "reason": "cancelled",
         "ended_by": "participant",
         "requeued": False,
+        "awaiting_decision": False,
     }
     await p1.next("call_ended")
     await officer.next("presence", lambda p: p["presence"] == "available")
@@ -322,6 +334,7 @@ async def test_a_call_whose_media_never_connects_times_out(world: World) -> None
         "reason": "cancelled",
         "ended_by": None,
         "requeued": True,
+        "awaiting_decision": False,
     }
     await officer.next("call_ended")
     await officer.next("presence", lambda p: p["presence"] == "available")
@@ -514,18 +527,28 @@ async def test_a_call_with_media_completes_and_feeds_the_estimate(world: World) 
     await officer.call("set_presence", {"presence": "available"})
     reply = await officer.call("accept_next")
     # What the /media namespace does when the first offer is answered.
-    await world.app[keys.SESSIONS].mark_connected(reply["session_id"], world.clock.now())
+    await world.app[keys.CALLS].media_connected(reply["session_id"])
     world.clock.advance(300)
     wrong = await officer.call("end_call", {"session_id": "not-this-one"})
     assert wrong["error"]["code"] == "not_your_call"
     assert (await officer.call("end_call", {"session_id": reply["session_id"]}))["ok"]
     ended = await p1.next("call_ended")
-    assert (ended["reason"], ended["ended_by"], ended["requeued"]) == (
+    assert (ended["reason"], ended["ended_by"], ended["requeued"], ended["awaiting_decision"]) == (
         "completed",
         "officer",
         False,
+        True,
     )
     assert await world.record_state(person) == "in_call"  # the officer's decision comes next
+    session = await world.app[keys.SESSIONS].get(reply["session_id"])
+    assert session.state == "awaiting_decision"
+    # The undecided call stays on the officer's desk, and comes before the next call.
+    presence = await officer.next("presence", lambda p: p["undecided"])
+    assert [u["session_id"] for u in presence["undecided"]] == [reply["session_id"]]
+    assert (await officer.call("accept_next"))["error"]["code"] == "decision_pending"
+    assert (await p1.call("join_queue"))["awaiting_decision"] == {
+        "session_id": reply["session_id"]
+    }
     # One call of 300 s and one idle officer: the next participant is next, any moment now.
     status = await p2.next("queue_status", lambda s: s["estimated_wait_seconds"] is not None)
     assert (status["position"], status["estimated_wait_seconds"]) == (1, 0)

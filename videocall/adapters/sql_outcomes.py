@@ -4,7 +4,6 @@ together or not at all."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -15,49 +14,22 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from videocall.accounts import Account
 from videocall.adapters import db
 from videocall.adapters.sql_records import Database, SqlRecordRepository
-from videocall.adapters.sql_sessions import SqlCallSessions
-from videocall.errors import Conflict, NotAllowed, NotFound
+from videocall.adapters.sql_sessions import SqlCallSessions, session_row
+from videocall.app.ports import CallSessionRow, DecisionCheck, StoredDecision
+from videocall.errors import Conflict, NotFound
 from videocall.outcomes import (
     Decision,
     Result,
     Review,
     check_reviewer,
-    evidence_from_media,
     is_overdue,
     state_after_decision,
     state_after_review,
-    validate_decision,
 )
 from videocall.records import RecordState
 from videocall.workdays import WorkCalendar
 
 S = db.call_sessions
-
-
-@dataclass(frozen=True, slots=True)
-class StoredDecision:
-    session_id: str
-    record_id: str
-    officer_id: str
-    result: Result
-    reasons: list[str]
-    checklist: dict[str, bool]
-    notes: str
-    evidence: dict[str, Any]
-    decided_at: datetime
-
-    def public(self) -> dict[str, Any]:
-        return {
-            "session_id": self.session_id,
-            "record_id": self.record_id,
-            "officer_id": self.officer_id,
-            "result": self.result.value,
-            "reasons": self.reasons,
-            "checklist": self.checklist,
-            "notes": self.notes,
-            "evidence": self.evidence,
-            "decided_at": self.decided_at.isoformat(),
-        }
 
 
 def _decision(row: Any) -> StoredDecision:
@@ -92,23 +64,37 @@ class SqlOutcomes:
     # -- officer decision ----------------------------------------------------------------------
 
     async def decide(
-        self, session_id: str, officer: Account, decision: Decision, now: datetime
+        self,
+        session_id: str,
+        officer: Account,
+        decision: Decision,
+        now: datetime,
+        check: DecisionCheck,
     ) -> StoredDecision:
-        """Validate against the call's evidence, then store everything in one transaction."""
+        """``check`` (the application's rules) runs on the locked session; then everything is
+        stored in one transaction."""
         try:
-            await self._decide(session_id, officer, decision, now)
+            await self._decide(session_id, officer, decision, now, check)
         except IntegrityError:  # a racing decision on SQLite, which has no row locks
             raise Conflict("this call has already been decided", code="already_decided") from None
         return await self.decision_for_session(session_id)
 
     async def _decide(
-        self, session_id: str, officer: Account, decision: Decision, now: datetime
+        self,
+        session_id: str,
+        officer: Account,
+        decision: Decision,
+        now: datetime,
+        check: DecisionCheck,
     ) -> None:
         async with self.db.begin() as conn:
             session = await self._session_for_update(conn, session_id)
-            await self._check_decidable(conn, session, officer)
-            evidence = evidence_from_media(session.recording, session.snapshots)
-            validate_decision(decision, evidence)
+            decided = await conn.scalar(
+                sa.select(sa.func.count())
+                .select_from(db.decisions)
+                .where(db.decisions.c.session_id == session_id)
+            )
+            evidence = check(session, bool(decided))
             await self._move_record(conn, session, officer, decision, now)
             await conn.execute(
                 db.decisions.insert().values(
@@ -127,40 +113,24 @@ class SqlOutcomes:
                 conn, session_id, state="decided", reason="decision", now=now
             )
 
-    async def _session_for_update(self, conn: AsyncConnection, session_id: str) -> Any:
+    async def _session_for_update(self, conn: AsyncConnection, session_id: str) -> CallSessionRow:
         query = sa.select(S).where(S.c.id == session_id)
         if self.db.dialect == "postgresql":
             query = query.with_for_update()
         row = (await conn.execute(query)).first()
         if row is None:
             raise NotFound("no such call session", code="session_not_found")
-        return row
-
-    async def _check_decidable(self, conn: AsyncConnection, session: Any, officer: Account) -> None:
-        if session.officer_id != officer.id:
-            raise NotAllowed("only the officer of the call decides it", code="not_your_call")
-        decided = await conn.scalar(
-            sa.select(sa.func.count())
-            .select_from(db.decisions)
-            .where(db.decisions.c.session_id == session.id)
-        )
-        if decided:
-            raise Conflict("this call has already been decided", code="already_decided")
-        if session.state == "interrupted":
-            raise Conflict(
-                "the call was interrupted; the participant is back in the queue",
-                code="session_interrupted",
-            )
+        return session_row(row)
 
     async def _move_record(
         self,
         conn: AsyncConnection,
-        session: Any,
+        session: CallSessionRow,
         officer: Account,
         decision: Decision,
         now: datetime,
     ) -> None:
-        detail = {"session_id": session.id, "result": decision.result.value}
+        detail: dict[str, Any] = {"session_id": session.id, "result": decision.result.value}
         if decision.reasons:
             detail["reasons"] = list(decision.reasons)
         reason = decision.reasons[0] if decision.reasons else "officer_approved"

@@ -1,11 +1,17 @@
 """Call sessions on SQLAlchemy: a pairing starts one (record -> in_call) and its end moves the
-record on, each in one transaction with the record's history and outbox events."""
+record on, each in one transaction with the record's history and outbox events.
+
+A session's ``state``: ``active`` (paired or live), ``awaiting_decision`` (media flowed, the call
+was hung up, no decision yet: the record stays ``in_call``), ``decided``, ``interrupted`` (ended
+without a decision: the record went back to ``ready_for_call``), ``released`` (a supervisor sent
+an undecided participant back to ``ready_for_call``). Only the application layer
+(``videocall.app``) decides which change happens; this module stores it atomically.
+"""
 
 from __future__ import annotations
 
 import secrets
 import uuid
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -13,45 +19,16 @@ import sqlalchemy as sa
 
 from videocall.adapters import db
 from videocall.adapters.sql_records import Database, SqlRecordRepository
+from videocall.app.ports import CallSessionRow, UndecidedRow
 from videocall.errors import Conflict, NotFound
 from videocall.records import RecordState
 
 
-@dataclass(frozen=True, slots=True)
-class CallSessionRow:
-    id: str
-    record_id: str
-    officer_id: str
-    state: str
-    node: str | None
-    random_code: str | None
-    created_at: datetime
-    connected_at: datetime | None
-    ended_at: datetime | None
-    end_reason: str | None
-    recording: dict[str, Any] | None
-    quality_summary: dict[str, Any] | None
-    quality_series: list[Any] | None
-    snapshots: list[dict[str, Any]] | None
-
-    def public(self) -> dict[str, Any]:
-        def iso(v: datetime | None) -> str | None:
-            return v.isoformat() if v else None
-
-        return {
-            "id": self.id,
-            "record_id": self.record_id,
-            "officer_id": self.officer_id,
-            "state": self.state,
-            "created_at": iso(self.created_at),
-            "connected_at": iso(self.connected_at),
-            "ended_at": iso(self.ended_at),
-            "end_reason": self.end_reason,
-        }
-
-
-def _row(row: Any) -> CallSessionRow:
+def session_row(row: Any) -> CallSessionRow:
     return CallSessionRow(**{k: getattr(row, k) for k in CallSessionRow.__dataclass_fields__})
+
+
+S = db.call_sessions
 
 
 def random_code() -> str:
@@ -107,7 +84,7 @@ class SqlCallSessions:
         ).first()
         if row is None:
             raise NotFound("no such call session", code="session_not_found")
-        return _row(row)
+        return session_row(row)
 
     async def get(self, session_id: str) -> CallSessionRow:
         async with self.db.connect() as conn:
@@ -122,7 +99,7 @@ class SqlCallSessions:
                     )
                 )
             ).all()
-        return [_row(r) for r in rows]
+        return [session_row(r) for r in rows]
 
     async def open_for_record(self, record_id: str) -> CallSessionRow | None:
         rows = await self._open_where(db.call_sessions.c.record_id == record_id)
@@ -134,6 +111,80 @@ class SqlCallSessions:
 
     async def open_on_node(self, node: str) -> list[CallSessionRow]:
         return await self._open_where(db.call_sessions.c.node == node)
+
+    async def open_sessions(self) -> list[CallSessionRow]:
+        """Every session still ``active`` (paired or live), on any node."""
+        async with self.db.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(S).where(S.c.state == "active", S.c.ended_at.is_(None))
+                )
+            ).all()
+        return [session_row(r) for r in rows]
+
+    async def undecided(
+        self, officer_id: str | None = None, record_id: str | None = None
+    ) -> list[UndecidedRow]:
+        """Calls awaiting a decision, oldest first: one officer's, one record's, or all."""
+        query = (
+            sa.select(
+                S.c.id,
+                S.c.record_id,
+                S.c.officer_id,
+                S.c.connected_at,
+                S.c.ended_at,
+                db.records.c.full_name,
+            )
+            .join(db.records, db.records.c.id == S.c.record_id)
+            .where(S.c.state == "awaiting_decision")
+            .order_by(S.c.ended_at.asc())
+        )
+        if officer_id is not None:
+            query = query.where(S.c.officer_id == officer_id)
+        if record_id is not None:
+            query = query.where(S.c.record_id == record_id)
+        async with self.db.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [
+            UndecidedRow(r.id, r.record_id, r.officer_id, r.full_name, r.connected_at, r.ended_at)
+            for r in rows
+        ]
+
+    async def await_decision(self, session_id: str, *, reason: str, now: datetime) -> bool:
+        """The call was hung up after media flowed: it waits for the officer's decision (the
+        record stays ``in_call``). False when it had already ended (idempotent)."""
+        async with self.db.begin() as conn:
+            result = await conn.execute(
+                S.update()
+                .where(S.c.id == session_id, S.c.state == "active", S.c.ended_at.is_(None))
+                .values(state="awaiting_decision", ended_at=now, end_reason=reason)
+            )
+        return bool(result.rowcount)
+
+    async def release(
+        self, session_id: str, *, reason: str, actor: str, now: datetime
+    ) -> CallSessionRow:
+        """A supervisor sends the participant of an undecided call back to ``ready_for_call``."""
+        async with self.db.begin() as conn:
+            row = await self.load(conn, session_id)
+            if row.state != "awaiting_decision":
+                raise Conflict("the call is not waiting for a decision", code="not_undecided")
+            async with self.records.edit_on(conn, row.record_id) as record:
+                record.transition(
+                    RecordState.READY_FOR_CALL,
+                    actor=actor,
+                    now=now,
+                    reason=reason,
+                    detail={"session_id": session_id, "released": True},
+                )
+            result = await conn.execute(
+                S.update()
+                .where(S.c.id == session_id, S.c.state == "awaiting_decision")
+                .values(state="released", end_reason=f"released:{reason}"[:64])
+            )
+            if result.rowcount != 1:
+                raise Conflict("the call is not waiting for a decision", code="not_undecided")
+        return await self.get(session_id)
 
     async def mark_connected(self, session_id: str, now: datetime) -> None:
         async with self.db.begin() as conn:

@@ -1,16 +1,11 @@
-"""The call desk: what the ``/participant`` and ``/officer`` namespaces do, over the queue store.
+"""The call desk: the queue, officers' presence, pairing, and what people are told about them.
 
-One per process, opened and closed with the app. The queue store is Redis when ``REDIS_URL`` is
-set (shared by every process, survives restarts) and in-process otherwise. A sweeper task ends
-grace windows: participants who did not come back leave the queue, calls whose side did not
-come back end. Every process sweeps; the store's atomic operations make that safe.
-
-A person may have several sockets (tabs), on several processes; the store counts them, with
-the node each is on, so a grace window starts when the last one closes, or when the node
+A person may have several sockets (tabs), on several processes; the queue store counts them,
+with the node each is on, so a grace window starts when the last one closes, or when the node
 holding the last ones is declared lost (``node_lost``: a SIGKILLed process sends no disconnect).
 
 After every change the desk pushes positions and estimates to the waiting participants whose
-numbers moved, and the queue view to every officer.
+numbers moved, and the queue view to every officer. Call events go through ``CallService``.
 """
 
 from __future__ import annotations
@@ -19,26 +14,20 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-import socketio
-from aiohttp import web
-from redis.asyncio import Redis
-
-from signaling import messages as msg
-from signaling.calls import CallControl
-from signaling.cluster import CLUSTER
-from videocall.adapters.memory_queue import MemoryQueueStore
-from videocall.adapters.redis_queue import RedisQueueStore, connect
+from videocall.app import messages as msg
+from videocall.app.calls import CallService
+from videocall.app.ports import CallSessions, Journal, Notifier, Placement
+from videocall.clock import Clock
 from videocall.errors import Conflict, NotAllowed, NotFound
 from videocall.hours import OutsideServiceHours, ServiceHours, ensure_open
 from videocall.placement import NodeInfo
+from videocall.ports import RecordRepository
 from videocall.presence import Presence
 from videocall.queue import (
     ParticipantCard,
-    QueueConfig,
     QueueEmpty,
     QueueStore,
     WaitStatus,
@@ -47,22 +36,9 @@ from videocall.queue import (
     wait_statuses,
 )
 from videocall.records import Record, RecordState
-from videocall.sessions import (
-    Disconnected,
-    Hangup,
-    MediaLost,
-    Reconnected,
-    SessionConfig,
-    Side,
-    Tick,
-)
-from web import keys
+from videocall.sessions import Disconnected, Hangup, Reconnected, Side, Tick
 
 logger = logging.getLogger(__name__)
-
-SWEEP_SECONDS = 1.0
-# Officers' wait times grow with the clock, not only with changes: refresh their view.
-VIEW_REFRESH_SECONDS = 15.0
 
 
 def card_for(record: Record) -> ParticipantCard:
@@ -71,55 +47,51 @@ def card_for(record: Record) -> ParticipantCard:
     )
 
 
-class CallDesk:
-    def __init__(self, app: web.Application, sio: socketio.AsyncServer) -> None:
-        settings = app[keys.SETTINGS]
-        self.app = app
-        self.sio = sio
-        self.hours = ServiceHours.parse(settings.service_hours, tz=settings.timezone)
-        self.holidays = frozenset(settings.holidays)
-        config = QueueConfig(disconnect_grace_seconds=settings.participant_grace_seconds)
-        self.redis: Redis | None = None
-        self.store: QueueStore
-        if settings.redis_url:
-            self.redis = connect(settings.redis_url)  # connects lazily, on first use
-            self.store = RedisQueueStore(self.redis, prefix=settings.redis_prefix, config=config)
-        else:
-            self.store = MemoryQueueStore(config)
-        session_config = SessionConfig(
-            officer_grace_seconds=settings.officer_grace_seconds,
-            participant_grace_seconds=settings.participant_grace_seconds,
-            connect_timeout_seconds=settings.call_connect_timeout_seconds,
-        )
-        self.calls = CallControl(app, sio, self.store, session_config, self.broadcast)
+class DeskService:
+    def __init__(
+        self,
+        *,
+        store: QueueStore,
+        calls: CallService,
+        records: RecordRepository,
+        sessions: CallSessions,
+        journal: Journal,
+        notifier: Notifier,
+        placement: Placement,
+        clock: Clock,
+        hours: ServiceHours,
+        holidays: frozenset[Any],
+        escalate_after: timedelta,
+    ) -> None:
+        self.store = store
+        self.calls = calls
+        self.records = records
+        self.sessions = sessions
+        self.journal = journal
+        self.notifier = notifier
+        self.placement = placement
+        self.clock = clock
+        self.hours = hours
+        self.holidays = holidays
+        self.escalate_after = escalate_after
         self._last: dict[str, WaitStatus] = {}
         self._broadcasting = asyncio.Lock()
-        self._sweeper: asyncio.Task[None] | None = None
         self._closing = False
         self._pusher: asyncio.Task[None] | None = None
         self._push_wanted = False
 
     def now(self) -> datetime:
-        return self.app[keys.CLOCK].now()
+        return self.clock.now()
 
-    async def start(self) -> None:
-        if self._sweeper is None:
-            self._sweeper = asyncio.create_task(self._sweep_forever(), name="call-desk-sweeper")
+    @property
+    def node_id(self) -> str:
+        return self.placement.node_id
 
     async def close(self) -> None:
         self._closing = True
         if self._pusher is not None:
             await asyncio.wait({self._pusher}, timeout=5)
             self._pusher = None
-        if self._sweeper is not None:
-            self._sweeper.cancel()
-            # A library that swallows a cancellation mid-command must not hang the shutdown:
-            # the flag ends the loop at its next turn.
-            await asyncio.wait({self._sweeper}, timeout=3 * SWEEP_SECONDS)
-            self._sweeper = None
-        if self.redis is not None:
-            await self.redis.aclose()
-            self.redis = None
 
     # -- participants ---------------------------------------------------------------------
 
@@ -128,12 +100,16 @@ class CallDesk:
         call = await self._resume_call(record_id)
         if call is not None:
             return {"call": call}
+        record = await self.records.get(record_id)
+        if record.state is RecordState.IN_CALL:
+            undecided = await self.sessions.undecided(record_id=record_id)
+            if undecided:
+                return {"awaiting_decision": {"session_id": undecided[0].session_id}}
         now = self.now()
         try:
             ensure_open(now, self.hours, self.holidays)
         except OutsideServiceHours as exc:
             return {"ok": False, "queue": msg.queue_closed(exc)}
-        record = await self.app[keys.RECORDS].get(record_id)
         if record.state is not RecordState.READY_FOR_CALL:
             raise Conflict("finish the earlier steps first", code="not_ready_for_call")
         was_waiting = await self.store.entry(record_id) is not None
@@ -165,7 +141,6 @@ class CallDesk:
             await self._participant_away(record_id)
 
     async def _participant_away(self, record_id: str) -> None:
-        """The grace window starts, in the queue or in the call."""
         call_id = await self.store.call_of_participant(record_id)
         if call_id is not None:
             await self.calls.event(call_id, Disconnected(Side.PARTICIPANT))
@@ -176,11 +151,11 @@ class CallDesk:
         call_id = await self.store.call_of_participant(record_id)
         if call_id is None:
             raise NotFound("you are not in a call", code="no_call")
-        await self.calls.event(call_id, Hangup(Side.PARTICIPANT), _participant(record_id))
+        await self.calls.hang_up(call_id, Side.PARTICIPANT, _participant(record_id))
         return {"session_id": call_id}
 
     async def _note(self, record_id: str, action: str) -> None:
-        await self.app[keys.SERVICE].note(record_id, action, actor=_participant(record_id))
+        await self.journal.note(record_id, action, actor=_participant(record_id))
 
     # -- officers -------------------------------------------------------------------------
 
@@ -190,12 +165,21 @@ class CallDesk:
         if call_id is not None:
             await self.calls.event(call_id, Reconnected(Side.OFFICER))
 
+    async def undecided(self, officer_id: str | None) -> list[dict[str, Any]]:
+        """Calls awaiting a decision: one officer's, or (None) everyone's."""
+        now = self.now()
+        return [
+            msg.undecided_item(row, stale=now - row.ended_at >= self.escalate_after)
+            for row in await self.sessions.undecided(officer_id)
+        ]
+
     async def officer_state(self, officer_id: str) -> dict[str, Any]:
-        """Presence, queue view and, when in a call, the ``paired`` message again."""
+        """Presence, queue view, undecided calls and, when in a call, ``paired`` again."""
         snapshot = await self.store.snapshot()
         state: dict[str, Any] = {
             "presence": (await self.store.officer_presence(officer_id)).value,
             "queue": msg.queue_view(officer_view(snapshot, self.now())),
+            "undecided": await self.undecided(officer_id),
         }
         call_id = await self.store.call_of_officer(officer_id)
         if call_id is not None:
@@ -224,9 +208,18 @@ class CallDesk:
             await self.store.set_presence(officer_id, Presence.AWAY)
         await self.broadcast()
 
+    async def _check_can_take(self, officer_id: str) -> None:
+        """An officer takes a call only while available and with no decision outstanding."""
+        if await self.store.officer_presence(officer_id) is Presence.AWAY:
+            raise Conflict("set yourself available first", code="officer_away")
+        if await self.sessions.undecided(officer_id):
+            raise Conflict("record the decision of your last call first", code="decision_pending")
+
     async def accept_next(self, officer_id: str, actor: str) -> dict[str, Any]:
         """Take the head of the queue; ``queue_empty`` is an answer, not an error."""
         await self.calls.release_if_decided(officer_id, actor)
+        if await self.store.call_of_officer(officer_id) is None:
+            await self._check_can_take(officer_id)
         result = await self.store.accept_next(officer_id, str(uuid.uuid4()), self.now())
         if isinstance(result, QueueEmpty):
             return {"ok": False, "error": {"code": result.code, "message": result.message}}
@@ -238,12 +231,12 @@ class CallDesk:
     async def assign(self, record_id: str, officer_id: str, actor: str) -> dict[str, Any]:
         """A supervisor gives a waiting participant to an available officer."""
         await self.calls.release_if_decided(officer_id, actor)
+        if await self.sessions.undecided(officer_id):
+            raise Conflict("that officer has a decision outstanding", code="decision_pending")
         pairing = await self.store.assign(record_id, officer_id, str(uuid.uuid4()), self.now())
         try:
             message = await self.calls.start(pairing, actor)
-            await self.sio.emit(
-                msg.PAIRED, message, room=msg.officer_room(officer_id), namespace=msg.OFFICER_NS
-            )
+            await self.notifier.to_officer(officer_id, msg.PAIRED, message)
         finally:
             await self._officer_changed(officer_id)
         return {"session_id": pairing.call_id}
@@ -259,14 +252,14 @@ class CallDesk:
         await self.calls.event(call_id, Hangup(Side.OFFICER), actor)
         return {"session_id": call_id}
 
+    async def officer_changed(self, officer_id: str) -> None:
+        """Tell the officer's tabs their presence and undecided calls; refresh the queue."""
+        await self._officer_changed(officer_id)
+
     async def _officer_changed(self, officer_id: str) -> None:
         presence = await self.store.officer_presence(officer_id)
-        await self.sio.emit(
-            msg.PRESENCE,
-            {"presence": presence.value},
-            room=msg.officer_room(officer_id),
-            namespace=msg.OFFICER_NS,
-        )
+        body = {"presence": presence.value, "undecided": await self.undecided(officer_id)}
+        await self.notifier.to_officer(officer_id, msg.PRESENCE, body)
         # The officer's answer must not wait for a fan-out to every waiting participant (with
         # 10 000 waiting that took seconds): push in the background, coalescing bursts.
         self.push_soon()
@@ -292,8 +285,6 @@ class CallDesk:
             except Exception:
                 logger.exception("queue push failed; the next change pushes again")
 
-    # -- pushing state --------------------------------------------------------------------
-
     async def broadcast(self) -> dict[str, WaitStatus]:
         """Push moved positions and estimates, and the officers' view; returns the statuses.
 
@@ -302,61 +293,33 @@ class CallDesk:
             snapshot = await self.store.snapshot()
             statuses = wait_statuses(snapshot)
             for record_id, status in changed_statuses(self._last, statuses).items():
-                await self.sio.emit(
-                    msg.QUEUE_STATUS,
-                    msg.queue_status(status),
-                    room=msg.participant_room(record_id),
-                    namespace=msg.PARTICIPANT_NS,
+                await self.notifier.to_participant(
+                    record_id, msg.QUEUE_STATUS, msg.queue_status(status)
                 )
             self._last = statuses
             view = msg.queue_view(officer_view(snapshot, self.now()))
-            await self.sio.emit(
-                msg.QUEUE_VIEW, view, room=msg.OFFICERS_ROOM, namespace=msg.OFFICER_NS
-            )
+            await self.notifier.to_officers(msg.QUEUE_VIEW, view)
         return statuses
 
-    @property
-    def node_id(self) -> str:
-        """This process's node: where its sockets are recorded as connected."""
-        cluster = self.app.get(CLUSTER)
-        if cluster is not None:
-            return cluster.node_id
-        return self.app[keys.SETTINGS].node_id or "local"
+    # -- faults ---------------------------------------------------------------------------
 
     async def node_lost(self, node: NodeInfo) -> None:
         """A dead node's calls end at once (their participants go back to the head), and
         whoever was connected only through it starts their grace window."""
-        await self._media_node_lost(node)
-        for who in await self.store.drop_node_connections(node.node_id):
+        for row in await self.sessions.open_on_node(node.node_id):
+            if await self.calls.media_lost(row.id):
+                logger.warning("call %s: media node %s lost, participant requeued", row.id, node)
+                await self.calls.note_lost_node(row.record_id, row.id, node.node_id)
+        await self.connections_lost(node.node_id)
+
+    async def connections_lost(self, node_id: str) -> None:
+        for who in await self.store.drop_node_connections(node_id):
             kind, _, ident = who.partition(":")
-            logger.info("%s %s: connection lost with node %s", kind, ident, node.node_id)
+            logger.info("%s %s: connection lost with node %s", kind, ident, node_id)
             if kind == "officer":
                 await self._officer_away(ident)
             else:
                 await self._participant_away(ident)
-
-    async def _media_node_lost(self, node: NodeInfo) -> None:
-        for row in await self.app[keys.SESSIONS].open_on_node(node.node_id):
-            if await self.calls.event(row.id, MediaLost()):
-                logger.warning(
-                    "call %s: media node %s lost, participant requeued", row.id, node.node_id
-                )
-                # The call's end reads "officer_lost"; say in the history that it was the server.
-                await self.app[keys.SERVICE].note(
-                    row.record_id,
-                    "media_node_lost",
-                    actor="system:cluster",
-                    detail={"session_id": row.id, "node": node.node_id},
-                )
-
-    def _watch_cluster(self) -> None:
-        # The cluster opens after the desk (install order), so hook on the first sweep.
-        cluster = self.app.get(CLUSTER)
-        if cluster is not None and self.node_lost not in cluster.on_node_lost:
-            cluster.on_node_lost.append(self.node_lost)
-        callbacks = getattr(self.sio.manager, "on_resubscribed", None)
-        if callbacks is not None and self.resync not in callbacks:
-            callbacks.append(self.resync)
 
     async def sweep(self) -> None:
         """End the grace windows that ran out by now."""
@@ -369,21 +332,6 @@ class CallDesk:
         if expired:
             await self.broadcast()
 
-    async def _sweep_forever(self) -> None:
-        since_refresh = 0.0
-        while not self._closing:
-            try:
-                self._watch_cluster()
-                await self.sweep()
-                since_refresh += SWEEP_SECONDS
-                if since_refresh >= VIEW_REFRESH_SECONDS:
-                    since_refresh = 0.0
-                    await self.broadcast()
-            except Exception:
-                # Redis away for longer than the client's retries: try again next round.
-                logger.exception("queue sweep failed")
-            await asyncio.sleep(SWEEP_SECONDS)
-
 
 def _participant(record_id: str) -> str:
     return f"participant:{record_id}"
@@ -391,22 +339,3 @@ def _participant(record_id: str) -> str:
 
 def _officer(officer_id: str) -> str:
     return f"officer:{officer_id}"
-
-
-DESK = web.AppKey("call_desk", CallDesk)
-
-
-def install_desk(app: web.Application, sio: socketio.AsyncServer) -> CallDesk:
-    """The app's desk, created on first use by either namespace; opened and closed with it."""
-    if DESK in app:
-        return app[DESK]
-    desk = CallDesk(app, sio)
-    app[DESK] = desk
-
-    async def lifecycle(_app: web.Application) -> AsyncIterator[None]:
-        await desk.start()
-        yield
-        await desk.close()
-
-    app.cleanup_ctx.append(lifecycle)
-    return desk

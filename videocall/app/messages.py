@@ -1,7 +1,8 @@
-"""What the ``/participant`` and ``/officer`` namespaces send, as plain JSON-ready dicts.
+"""What the services tell people's pages, as event names and plain JSON-ready dicts.
 
 The browser modules name the events (``web/static/js/participant_live.js`` and ``officer.js``);
-the shapes are built here, in one place, from the domain's values.
+the shapes are built here, in one place, from the domain's values. How they travel (Socket.IO
+namespaces and rooms) is the signalling adapter's business (``signaling/rooms.py``).
 """
 
 from __future__ import annotations
@@ -9,13 +10,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from videocall.app.ports import UndecidedRow
 from videocall.hours import OutsideServiceHours
 from videocall.queue import OfficerQueueView, ParticipantCard, WaitingListItem, WaitStatus
 from videocall.sessions import CallOutcome
-
-PARTICIPANT_NS = "/participant"
-OFFICER_NS = "/officer"
-OFFICERS_ROOM = "officers"  # every connected officer and supervisor: the queue view
 
 # /participant, server -> client
 QUEUE_STATUS = "queue_status"
@@ -26,15 +24,11 @@ PRESENCE = "presence"
 PAIRED = "paired"
 PEER_STATUS = "peer_status"
 CALL_ENDED = "call_ended"
+# /participant: a supervisor sent the participant of an undecided call back to the queue
+CALL_RELEASED = "call_released"
+# /participant: the officer's decision is stored (the status page shows the result)
+DECIDED = "decided"
 ERROR = "error"
-
-
-def participant_room(record_id: str) -> str:
-    return f"record:{record_id}"
-
-
-def officer_room(officer_id: str) -> str:
-    return f"officer:{officer_id}"
 
 
 def _iso(moment: datetime | None) -> str | None:
@@ -96,4 +90,18 @@ def call_ended(call_id: str, outcome: CallOutcome) -> dict[str, Any]:
         "ended_by": outcome.ended_by.value if outcome.ended_by else None,
         # The participant is back at the head of the queue: the page should rejoin it.
         "requeued": outcome.requeue,
+        # The conversation took place: the officer records the decision now.
+        "awaiting_decision": outcome.awaiting_decision,
+    }
+
+
+def undecided_item(row: UndecidedRow, *, stale: bool) -> dict[str, Any]:
+    return {
+        "session_id": row.session_id,
+        "record_id": row.record_id,
+        "officer_id": row.officer_id,
+        "full_name": row.full_name,
+        "connected_at": _iso(row.connected_at),
+        "ended_at": row.ended_at.isoformat(),
+        "stale": stale,
     }
