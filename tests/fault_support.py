@@ -37,7 +37,9 @@ PHASES = ("waiting", "paired", "media", "hung_up", "decision")
 MEDIA_PHASES = frozenset({"media", "hung_up", "decision"})
 DEPLOYMENTS = ("embedded", "fixed_node_id", "random_node_id")
 LONG_TTL_SECONDS = "120"  # fixed_node_id: a survivor's TTL-based reaping comes too late
-DECISION_HEAD_START = 0.05  # seconds between sending the decision and the SIGKILL
+# The decision is killed in flight: as soon as the server logs that it began ending the call
+# for it (hang-up, media close), before the decision is stored; at the latest after this long.
+IN_FLIGHT_LIMIT_SECONDS = 3.0
 
 
 @dataclass
@@ -239,12 +241,14 @@ class FaultRig:
         case = self.cases["decision"]
         assert case.staff is not None
         path = f"/api/sessions/{case.session_id}/decision"
+        offset = self.doomed.log.stat().st_size
         case.decision = asyncio.create_task(case.staff.post(path, APPROVE))
-        await asyncio.sleep(DECISION_HEAD_START)
+        marker = await self._logged(self.doomed, offset, self._in_flight(case.session_id or ""))
         self.doomed.kill()
         self.killed_at = self.loop_time()
         self.mark("killed")
-        case.notes.append(f"decision in flight when killed: {case.decision.done()}")
+        answered = case.decision.done()
+        case.notes.append(f"killed on {marker!r}; the decision was answered by then: {answered}")
         if self.kind != "random_node_id":
             await self._spawn(self.doomed)
         self.up_at = self.loop_time()
@@ -257,6 +261,28 @@ class FaultRig:
             c.person.client.base = base  # type: ignore[attr-defined]
             if c.staff is not None:
                 c.staff.client.base = base
+
+    @staticmethod
+    def _in_flight(session_id: str) -> tuple[str, ...]:
+        return (
+            f"call {session_id} ended",
+            f"session {session_id}: recording segment",
+            f"session {session_id}: media closed",
+            f"call {session_id} decided",
+        )
+
+    async def _logged(self, node: Node, offset: int, markers: tuple[str, ...]) -> str | None:
+        """Wait until the node logs one of ``markers`` after ``offset`` (or the limit)."""
+        deadline = self.loop_time() + IN_FLIGHT_LIMIT_SECONDS
+        while self.loop_time() < deadline:
+            with node.log.open("rb") as f:
+                f.seek(offset)
+                text = f.read().decode(errors="replace")
+            hit = next((m for m in markers if m in text), None)
+            if hit is not None:
+                return hit
+            await asyncio.sleep(0.003)
+        return None
 
     async def settle_decision(self) -> str:
         """How the decision request sent into the kill ended, for the report."""
