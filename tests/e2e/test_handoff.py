@@ -152,6 +152,34 @@ def test_the_link_opens_the_page_at_its_step_and_goes_on_to_the_queue(
         p.context.close()
 
 
+def test_a_link_used_meanwhile_is_refused_by_the_page_too(server: Server, browser: Any) -> None:
+    """The page was served while the link was good, but another tab used it first."""
+    created = upstream(
+        server,
+        "POST",
+        "/api/upstream/records",
+        {"nik": "3201014101900023", "mobile": "081234567823", "email": "rina@example.id"},
+    )
+    code = link_path(created["handoff"]).removeprefix("/r/")
+    page = app_page(browser, server)
+
+    def other_tab_first(route: Any) -> None:
+        journey.api(server.url, "POST", "/api/handoff/exchange", {"code": code})
+        route.continue_()
+
+    page.route("**/api/handoff/exchange", other_tab_first)
+    page.goto(f"/r/{code}")
+    expect(page.locator("#handoff-refused")).to_contain_text("sudah pernah dibuka")
+    expect(page.locator("#handoff-refused")).to_contain_text("Buka lagi dari aplikasi")
+    assert page.url == server.url + "/"
+    assert page.evaluate("() => localStorage.getItem('vc_token')") is None
+    expect(page.locator("#step-register")).to_be_hidden()
+    wait_for_event(page, "link_refused")
+    assert [e["type"] for e in host_events(page)] == ["link_refused"]
+    expect(page.locator("#host-return-button")).to_be_visible()
+    page.context.close()
+
+
 @pytest.fixture
 def own_server(server: Server, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
     """A server of this test's own (a call a failed test leaves open stays here), with a return

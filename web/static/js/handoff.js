@@ -106,7 +106,6 @@ function showRefused(err) {
   }
   section.dataset.error = err.code;
   $("main").append(section);
-  document.body.dataset.step = "handoff-refused";
   const box = returnButton();
   if (box && (returnUrl() || channel())) {
     section.append(box); // the one "Kembali ke aplikasi" button, moved here
@@ -123,6 +122,11 @@ export async function arrive() {
   const match = window.location.pathname.match(LINK_PATH);
   if (!match) return true;
   history.replaceState(null, "", "/"); // the code leaves the address bar and the history now
+  const loading = $("loading");
+  if (loading) {
+    loading.dataset.i18n = "handoff.opening";
+    loading.textContent = t("handoff.opening");
+  }
   try {
     const out = await withRetry(() => call("POST", "/api/handoff/exchange", { json: { code: match[1] } }));
     setToken(out.token);
