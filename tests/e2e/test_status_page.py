@@ -10,9 +10,7 @@ outcome service writes them (same history shape); what is under test is the page
 
 from __future__ import annotations
 
-import asyncio
 import re
-import threading
 import uuid
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
@@ -23,47 +21,14 @@ from playwright.sync_api import Page, expect
 
 from tests.e2e import journey
 from tests.e2e.conftest import Server, Shots
+from tests.e2e.sides import api, change_record, ready
 from tests.support import make_nik
-from videocall.adapters.sql_records import Database, SqlRecordRepository
 from videocall.records import Record, RecordState
 from videocall.reference import is_valid
 
 pytestmark = pytest.mark.e2e
 S = RecordState
 OFFICER = "officer:e2e.officer"
-
-
-def _in_thread(fn: Callable[[], Any]) -> Any:
-    """Playwright's sync API owns this thread's event loop: run our asyncio code beside it."""
-    out: list[Any] = []
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            out.append(fn())
-        except BaseException as exc:
-            errors.append(exc)
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join(60)
-    if errors:
-        raise errors[0]
-    return out[0] if out else None
-
-
-def change_record(server: Server, record_id: str, change: Callable[[Record], None]) -> None:
-    """Apply `change` to the record in the server's database, in one transaction."""
-
-    async def main() -> None:
-        database = Database.from_url(f"sqlite+aiosqlite:///{server.data_dir / 'videocall.db'}")
-        try:
-            async with SqlRecordRepository(database).edit(record_id) as record:
-                change(record)
-        finally:
-            await database.close()
-
-    _in_thread(lambda: asyncio.run(main()))
 
 
 def _now() -> datetime:
@@ -110,13 +75,6 @@ def confirmed(r: Record) -> None:
     r.transition(S.ACTIVE, actor="supervisor:e2e.supervisor", now=_now(), reason="review_confirmed")
 
 
-def ready(server: Server) -> tuple[str, dict[str, Any]]:
-    token = journey.ready_participant(
-        server.url, make_nik(date(1991, 3, 4)), "081234567890", "1991-03-04", "male"
-    )
-    return token, journey.api(server.url, "GET", "/api/me", token=token)
-
-
 def status_page(browser: Any, server: Server, token: str) -> tuple[Page, list[str], list[str]]:
     """The status page on a phone; returns it, its script errors and its /api/me requests."""
     page = journey.new_mobile_page(browser, server.url)
@@ -131,7 +89,7 @@ def status_page(browser: Any, server: Server, token: str) -> tuple[Page, list[st
 def test_status_updates_by_itself_to_retry_with_reasons_and_what_to_do(
     browser: Any, server: Server, shots: Shots
 ) -> None:
-    token, me = ready(server)
+    token, me = ready(server, date(1991, 3, 4))
     session = str(uuid.uuid4())
     change_record(server, me["id"], paired(session))
     page, errors, _ = status_page(browser, server, token)
@@ -174,7 +132,7 @@ def test_status_updates_by_itself_to_retry_with_reasons_and_what_to_do(
 def test_review_then_active_shows_due_date_only_while_pending_and_stops_polling(
     browser: Any, server: Server, shots: Shots
 ) -> None:
-    token, me = ready(server)
+    token, me = ready(server, date(1991, 3, 4))
     session = str(uuid.uuid4())
     change_record(server, me["id"], paired(session))
     change_record(server, me["id"], decided(session, S.UNDER_REVIEW, []))
@@ -202,7 +160,7 @@ def test_review_then_active_shows_due_date_only_while_pending_and_stops_polling(
 def test_sent_back_by_a_supervisor_says_why_and_queues_again(
     browser: Any, server: Server, shots: Shots
 ) -> None:
-    token, me = ready(server)
+    token, me = ready(server, date(1991, 3, 4))
     session = str(uuid.uuid4())
     change_record(server, me["id"], paired(session))
     page, errors, _ = status_page(browser, server, token)
@@ -252,7 +210,7 @@ def test_profile_prefilled_from_nik_with_dd_mm_yyyy_in_a_us_browser(
     page.locator("#form-profile button[type=submit]").click()
     expect(page.locator("#step-documents")).to_be_visible()
     token = page.evaluate("localStorage.getItem('vc_token')")
-    me = journey.api(server.url, "GET", "/api/me", token=token)
+    me = api(server, "GET", "/api/me", token=token)
     assert (me["birth_date"], me["sex"]) == ("1985-05-12", "female")
     assert errors == []
     context.close()

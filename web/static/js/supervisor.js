@@ -1,11 +1,13 @@
-// The supervisor's board: approvals waiting for review (due dates, overdue flagged), a call's
-// evidence and recording, confirm/overturn, a small dashboard and failed webhooks to redeliver.
+// The supervisor's board: calls left without a decision (decide or send back), approvals waiting
+// for review (due dates, overdue flagged), a call's evidence and recording, who decided and when,
+// confirm/overturn, a small dashboard and failed webhooks to redeliver.
 import * as i18n from "./i18n.js";
 import { t, formatDateTime } from "./i18n.js";
 import { call } from "./api.js";
 import { clearErrors, showError, errorText } from "./forms.js";
 import { banner } from "./net.js";
 import { requireLogin, showRecord, staffImage } from "./staff.js";
+import * as undecided from "./supervisor_undecided.js";
 
 const $ = (id) => document.getElementById(id);
 const REFRESH_MS = 30000;
@@ -44,6 +46,8 @@ async function refresh() {
       call("GET", "/api/reviews"),
       call("GET", "/api/webhooks/failed"),
       call("GET", "/api/dashboard"),
+      // The board still works when this list cannot be read (shown empty until the next refresh).
+      undecided.loadUndecided().catch(() => []),
     ]);
     state.reviews = reviews.items;
     state.failed = failed.items;
@@ -124,7 +128,8 @@ async function redeliver(delivery, tr) {
 
 // -- one review -------------------------------------------------------------------------
 
-async function openReview(item) {
+/** Open a call's evidence: to review an approval, or (`undecided`) to decide it or send it back. */
+async function openReview(item, mode = "review") {
   state.current = item;
   const form = $("form-review");
   form.reset();
@@ -132,8 +137,13 @@ async function openReview(item) {
   $("overturn-fields").hidden = true;
   $("review-done").hidden = true;
   $("review-submit").disabled = false;
+  form.hidden = mode !== "review";
+  if (mode === "undecided") undecided.showActions(item);
+  else undecided.hideActions();
+  $("h-review").textContent = t(mode === "review" ? "review.heading" : "undecided.heading");
   $("review").hidden = false;
   $("r-due").textContent = item.due_at ? formatDateTime(item.due_at) : "–";
+  $("r-decided-by").textContent = "–";
   try {
     const [record, evidence] = await Promise.all([
       call("GET", `/api/records/${item.record_id}`),
@@ -142,6 +152,7 @@ async function openReview(item) {
     // One file at a time: every first view is written to the record's audit history, and
     // parallel writes to one record collide.
     const pending = showEvidence(item.session_id, evidence);
+    showDecidedBy(evidence.decision, record);
     await showRecord("rv", record);
     await pending();
   } catch (err) {
@@ -149,6 +160,16 @@ async function openReview(item) {
   }
   $("h-review").tabIndex = -1;
   $("h-review").focus();
+}
+
+/** Which officer decided, and when (the name from the API, else from the record's history). */
+function showDecidedBy(decision, record) {
+  if (!decision) return;
+  const name = undecided.deciderOf(decision, record);
+  $("r-decided-by").textContent = t("review.decided_by_value", {
+    name: name || "–",
+    time: formatDateTime(decision.decided_at),
+  });
 }
 
 function showEvidence(sessionId, ev) {
@@ -303,6 +324,7 @@ async function main() {
   await requireLogin(["supervisor"]);
   $("board").hidden = false;
   setupReviewForm();
+  await undecided.setupUndecided({ onOpen: (item) => openReview(item, "undecided"), onDone: refresh });
   $("refresh").addEventListener("click", refresh);
   try {
     state.reasons = (await call("GET", "/api/outcomes/reasons")).reasons;
@@ -313,6 +335,7 @@ async function main() {
   i18n.onChange(() => {
     render();
     fillReasonOptions();
+    undecided.retranslate();
   });
   await refresh();
   setInterval(refresh, REFRESH_MS);
