@@ -178,6 +178,8 @@ def test_undecided_calls_released_or_decided_by_a_supervisor(
     decided_by = other.locator("#r-decided-by")
     expect(decided_by).to_contain_text(SUPERVISOR[0])
     expect(decided_by).to_contain_text(str(datetime.now(UTC).astimezone().year))
+    reference = b["reference"]
+    expect(other.locator("#rv-reference")).to_have_text(f"{reference[:4]}-{reference[4:]}")
     shots(other, "review-decided-by")
     assert not [e for e in errors if "/recording/" not in e and "/snapshots/" not in e], errors
     assert phone_errors == []

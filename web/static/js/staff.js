@@ -2,6 +2,7 @@
 import * as i18n from "./i18n.js";
 import { call } from "./api.js";
 import { clearErrors, showError, fieldError, busy } from "./forms.js";
+import { formatReference } from "./participant_status.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -74,6 +75,8 @@ export async function staffImage(img, url, attempts = 4) {
 /** Fill a record's detail list and photos (officer call view, supervisor review). */
 export async function showRecord(prefix, record) {
   $(`${prefix}-name`).textContent = record.full_name || "–";
+  const reference = $(`${prefix}-reference`); // what the participant reads out on the phone
+  if (reference) reference.textContent = formatReference(record.reference);
   $(`${prefix}-nik`).textContent = record.nik_masked;
   $(`${prefix}-birth`).textContent = record.birth_date ? i18n.formatDate(record.birth_date) : "–";
   $(`${prefix}-sex`).textContent = record.sex ? i18n.t(`sex.${record.sex}`) : "–";
