@@ -124,7 +124,8 @@ class MediaCall:
         self._started = now
         self._monitors = {s: QualityMonitor(settings.thresholds, now) for s in SIDES}
         self._uplink = UplinkGuard(settings.uplink, now)
-        self._record_video_from_key = False  # after a weak-uplink pause: restart at a keyframe
+        # Video tracks whose recording restarts at the next keyframe (after lost frames/a pause).
+        self._record_from_key: set[str] = set()
         self._participant_video = asyncio.Event()  # the participant's video format is known
         self._legs: dict[Side, _Leg] = {}
         self._generation = 0
@@ -376,9 +377,14 @@ class MediaCall:
             if analysed:
                 self._uplink.count_video(len(frame.data))
             target = self._legs.get(other(leg.side))
+            if frame.after_gap and not frame.keyframe:
+                # Frames were lost for good (an outage); aiortc has asked for a keyframe.
+                self._record_from_key.add(track_name)
+                if target is not None:
+                    target.forward[kind].resync()
             if target is not None:
                 target.forward[kind].push(frame, leg.generation)
-            if self._recorder.recording and self._records(analysed, frame):
+            if self._recorder.recording and self._records(track_name, analysed, frame):
                 self._recorder.write(
                     MediaPacket(
                         track_name,
@@ -410,17 +416,15 @@ class MediaCall:
 
     # --- recording -------------------------------------------------------------------------
 
-    def _records(self, participant_video: bool, frame: EncodedFrame) -> bool:
+    def _records(self, track: str, participant_video: bool, frame: EncodedFrame) -> bool:
         """Whether a frame goes into the recording: participant video is left out while paused
-        on a weak uplink (the gap shows) and restarts at a keyframe."""
-        if not participant_video:
-            return True
-        if self._uplink.paused:
+        on a weak uplink (the gap shows); video restarts at a keyframe after a pause or loss."""
+        if participant_video and self._uplink.paused:
             return False
-        if self._record_video_from_key:
+        if track in self._record_from_key:
             if not frame.keyframe:
                 return False
-            self._record_video_from_key = False
+            self._record_from_key.discard(track)
         return True
 
     def _track_specs(self) -> list[TrackSpec]:
@@ -442,6 +446,19 @@ class MediaCall:
     def _request_video_keyframes(self) -> None:
         # A segment can only start at a keyframe, and browsers send one only when asked.
         for side in SIDES:
+            self._record_from_key.add(f"{side}-video")
+            self._pli[(side, "video")].request()
+
+    def _repeat_keyframe_requests(self) -> None:
+        """A PLI can be lost too (an outage): ask again while a recording or a receiving side
+        still waits for a keyframe."""
+        waiting = {side for side in SIDES if f"{side}-video" in self._record_from_key}
+        if not self._recorder.recording:
+            waiting.clear()
+        for leg in self._legs.values():
+            if leg.forward["video"].waiting_for_keyframe:
+                waiting.add(other(leg.side))
+        for side in waiting:
             self._pli[(side, "video")].request()
 
     # --- quality ---------------------------------------------------------------------------
@@ -458,6 +475,7 @@ class MediaCall:
     async def _poll_stats(self) -> None:
         while True:
             await asyncio.sleep(self._settings.stats_interval_s)
+            self._repeat_keyframe_requests()
             for side, leg in list(self._legs.items()):
                 if not leg.receiving:
                     continue  # nothing to judge before media flows
@@ -483,7 +501,7 @@ class MediaCall:
             else:
                 leg.forward["video"].resume()
         if not paused:
-            self._record_video_from_key = True
+            self._record_from_key.add("participant-video")
             self._pli[("participant", "video")].request()
         self._emit("participant", [event])
 

@@ -70,8 +70,72 @@ _RECEIVER_STREAMS = "_RTCRtpReceiver__remote_streams"
 _RECEIVER_JITTER = "_RTCRtpReceiver__jitter_buffer"
 
 
+GAP_GIVE_UP_TICKS = 45000  # 0.5 s of 90 kHz video past a hole: NACK could not fill it
+
+
 class MarkerJitterBuffer(JitterBuffer):
-    """Hands a video frame on when its last packet (RTP marker bit) arrives, as browsers do."""
+    """Hands a video frame on when its last packet (RTP marker bit) arrives, as browsers do.
+
+    A hole that retransmission has not filled after ``GAP_GIVE_UP_TICKS`` of later media (an
+    outage longer than the sender's RTX history) is skipped: aiortc would wait until 512
+    packets piled up behind it. The frame after the hole is marked ``after_gap`` and a PLI is
+    asked for, so the picture comes back at the next keyframe.
+    """
+
+    _after_gap = False
+
+    def add(self, packet: RtpPacket) -> tuple[bool, JitterFrame | None]:
+        pli_flag, frame = super().add(packet)
+        if frame is None and self._hole_given_up(packet):
+            self._skip_hole()
+            frame = self._remove_frame(packet.sequence_number)
+            pli_flag = True
+            if frame is not None:
+                frame.after_gap = True  # type: ignore[attr-defined]
+            else:
+                self._after_gap = True
+        elif frame is not None and getattr(self, "_after_gap", False):
+            frame.after_gap = True  # type: ignore[attr-defined]
+            self._after_gap = False
+        return pli_flag, frame
+
+    def _after_hole(self) -> int | None:
+        """Offset from the origin of the first packet held after the first missing one."""
+        origin = self._origin
+        if origin is None:
+            return None
+        hole = False
+        for count in range(self.capacity):
+            present = self._packets[(origin + count) % self.capacity] is not None
+            if hole and present:
+                return count
+            hole = hole or not present
+        return None
+
+    def _hole_given_up(self, newest: RtpPacket) -> bool:
+        offset = self._after_hole()
+        if offset is None:
+            return False
+        assert self._origin is not None
+        first = self._packets[(self._origin + offset) % self.capacity]
+        assert first is not None
+        return (newest.timestamp - first.timestamp) % (1 << 32) >= GAP_GIVE_UP_TICKS
+
+    def _skip_hole(self) -> None:
+        offset = self._after_hole()
+        if offset is None:
+            return
+        self.remove(offset)
+        # The first frame after the hole may have lost its start: drop it, begin at the next.
+        assert self._origin is not None
+        partial = self._packets[self._origin % self.capacity]
+        count = 0
+        while count < self.capacity:
+            packet = self._packets[(self._origin + count) % self.capacity]
+            if packet is None or partial is None or packet.timestamp != partial.timestamp:
+                break
+            count += 1
+        self.remove(count)
 
     def _remove_frame(self, sequence_number: int) -> JitterFrame | None:
         origin = self._origin
@@ -111,6 +175,7 @@ class EncodedFrame:
     timestamp: int  # RTP timestamp relative to the first frame of this receiver
     clock_rate: int
     keyframe: bool
+    after_gap: bool = False  # frames before it were lost for good: resync at a keyframe
 
 
 FrameSink = Callable[[EncodedFrame], None]
@@ -157,6 +222,7 @@ class _TapQueue(queue.Queue[Any]):
             jitter_frame.timestamp,
             codec.clockRate,
             is_keyframe(codec.name, data),
+            getattr(jitter_frame, "after_gap", False),
         )
         try:
             self._sink(frame)
@@ -350,6 +416,14 @@ class ForwardTrack(MediaStreamTrack):
             self.dropped += 1
         self._need_keyframe = self.kind == "video"
         self._request_keyframe()
+
+    @property
+    def waiting_for_keyframe(self) -> bool:
+        return self._reading and self._need_keyframe and not self._paused
+
+    def resync(self) -> None:
+        """Frames were lost upstream for good: forward again from the next keyframe."""
+        self._need_keyframe = self.kind == "video"
 
 
 _original_get_host_addresses = aioice.ice.get_host_addresses

@@ -55,7 +55,7 @@ async def connect_via(
     client = ClientPeer(pc, Received(), [])
     for track in tracks:
         transceiver = pc.addTransceiver(track, direction="sendrecv")
-        if isinstance(track, EncodedH264Track):
+        if isinstance(track, EncodedH264Track | AdaptiveVp8Track):
             # Pre-encoded frames: aiortc ignores PLIs for them, the track must act on them.
             hook_keyframe_requests(transceiver.sender, track.request_keyframe)
     if video_codec is not None:
@@ -132,3 +132,51 @@ def nal_units(access_unit: bytes) -> list[bytes]:
     """The NAL units of an Annex-B access unit, start codes (3 or 4 bytes) removed."""
     parts = re.split(b"\x00\x00\x01", access_unit)
     return [p.rstrip(b"\x00") for p in parts if p.rstrip(b"\x00")]
+
+
+class AdaptiveVp8Track(MediaStreamTrack):
+    """Pre-encoded VP8 whose rate the test sets, standing in for a browser's congestion control
+    (aiortc's own encoder never goes below 250 kbit/s, so on a thinner link it would drown its
+    own audio, which a browser does not)."""
+
+    kind = "video"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._pattern = PatternTrack()
+        self._n = 0
+        self._encoder: av.video.codeccontext.VideoCodecContext | None = None
+        self._started = asyncio.get_running_loop().time()
+        self.set_rate(400, FPS)
+
+    def set_rate(self, kbps: int, fps: int) -> None:
+        encoder = av.CodecContext.create("libvpx", "w")
+        encoder.width, encoder.height, encoder.pix_fmt = WIDTH, HEIGHT, "yuv420p"
+        encoder.time_base = fractions.Fraction(1, fps)
+        encoder.bit_rate = kbps * 1000
+        encoder.options = {"deadline": "realtime", "lag-in-frames": "0", "cpu-used": "8"}
+        self._encoder, self._fps = encoder, fps  # a new encoder starts with a keyframe
+        self._force_keyframe = False
+
+    def request_keyframe(self) -> None:
+        self._force_keyframe = True
+
+    async def recv(self) -> av.Packet:
+        while True:
+            await asyncio.sleep(1 / self._fps)
+            assert self._encoder is not None
+            frame = av.VideoFrame.from_ndarray(self._pattern._window("normal"), format="gray")
+            frame = frame.reformat(format="yuv420p")
+            if self._force_keyframe:
+                frame.pict_type = av.video.frame.PictureType.I
+                self._force_keyframe = False
+            frame.pts = self._n
+            self._n += 1
+            self._pattern._n += 1
+            data = b"".join(bytes(p) for p in self._encoder.encode(frame))
+            if data:
+                out = av.Packet(data)
+                # The media clock follows real time, whatever the frame rate of the moment.
+                elapsed = asyncio.get_running_loop().time() - self._started
+                out.pts, out.time_base = int(elapsed * 90000), fractions.Fraction(1, 90000)
+                return out

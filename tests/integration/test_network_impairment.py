@@ -1,0 +1,157 @@
+"""The participant's uplink through the impairment proxy (tests/netem.py): loss, an outage, an
+uplink too thin for video. Real aiortc peers, every packet of the participant (ICE, DTLS, RTP,
+RTCP) crossing the proxy."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import av
+import pytest
+from aiortc.mediastreams import MediaStreamTrack
+from media_peers import ClientPeer, PatternTrack, ToneTrack, connect_client, wait_for
+from network_peers import AdaptiveVp8Track, connect_via
+
+from media.call import MediaCall, MediaSettings, Side
+from tests.netem import Impairment, UdpImpairmentProxy
+from videocall.errors import Conflict
+from videocall.quality_monitor import QualityEvent
+from videocall.uplink import UplinkRule
+
+
+@dataclass
+class Harness:
+    call: MediaCall
+    proxy: UdpImpairmentProxy
+    events: list[tuple[Side, QualityEvent]] = field(default_factory=list)
+
+    def hints(self, measure: str) -> list[str | None]:
+        return [e.hint for _, e in self.events if e.measure == measure]
+
+
+@pytest.fixture
+async def harness(tmp_path: Path) -> AsyncIterator[Harness]:
+    events: list[tuple[Side, QualityEvent]] = []
+    settings = MediaSettings(
+        recording_dir=tmp_path,
+        allow_loopback=True,
+        # Shorter than the 10 s default, and lenient: a busy 2-core test machine encodes slowly.
+        uplink=UplinkRule(pause_after_s=5.0, resume_after_s=2.0, min_fps=3.0, min_video_kbps=40),
+    )
+    call = MediaCall("net-test", settings, on_quality=lambda s, e: events.append((s, e)))
+    proxy = UdpImpairmentProxy(("127.0.0.1", 0))
+    yield Harness(call, proxy, events)
+    await call.close()
+    proxy.close()
+
+
+async def start_call(
+    h: Harness, video: MediaStreamTrack | None = None
+) -> tuple[ClientPeer, ClientPeer]:
+    participant = await connect_via(
+        h.call, "participant", [video or PatternTrack(), ToneTrack()], proxy=h.proxy
+    )
+    officer = await connect_client(h.call, "officer", [PatternTrack(), ToneTrack()])
+    await wait_for(lambda: officer.received.frames["video"] >= 15, timeout=15)
+    h.call.start_recording()
+    await asyncio.sleep(2.0)  # the recording has its first keyframes
+    return participant, officer
+
+
+def decoded_video(path: Path, title: str) -> tuple[int, list[int]]:
+    """Frames decoded from one video track of a recording, and its packet times in ms."""
+    with av.open(str(path)) as container:
+        stream = next(s for s in container.streams.video if s.metadata.get("title") == title)
+        times = [
+            int(p.pts * p.time_base * 1000)
+            for p in container.demux(stream)
+            if p.pts is not None and p.size
+        ]
+    with av.open(str(path)) as container:
+        stream = next(s for s in container.streams.video if s.metadata.get("title") == title)
+        frames = 0
+        for packet in container.demux(stream):
+            try:
+                frames += len(packet.decode())
+            except av.FFmpegError:
+                pass  # a frame that lost a reference; the next keyframe resyncs
+    return frames, times
+
+
+async def test_lossy_uplink_warns_and_video_keeps_flowing(harness: Harness) -> None:
+    participant, officer = await start_call(harness)
+    try:
+        harness.proxy.uplink = Impairment(loss=0.15)
+        await wait_for(lambda: "unstable_connection" in harness.hints("packet_loss"), timeout=15)
+        before = officer.received.frames["video"]
+        await wait_for(lambda: officer.received.frames["video"] >= before + 20, timeout=15)
+        harness.proxy.uplink = Impairment()
+        await wait_for(lambda: harness.hints("packet_loss")[-1] is None, timeout=15)
+    finally:
+        await participant.close()
+        await officer.close()
+    summary = await harness.call.close()
+    assert harness.proxy.up_counters.dropped > 0
+    assert harness.hints("video") == []  # lossy but usable: no audio-only switch
+    frames, _ = decoded_video(summary.segments[0].path, "participant-video")
+    assert frames >= 30
+
+
+async def test_outage_recovers_through_a_keyframe(harness: Harness) -> None:
+    participant, officer = await start_call(harness)
+    try:
+        harness.proxy.set_outage(True)
+        await asyncio.sleep(2.0)
+        harness.proxy.set_outage(False)
+        # Counted at the officer's decoder, which may still be catching up on a busy machine.
+        after = officer.received.frames["video"]
+        await wait_for(lambda: officer.received.frames["video"] >= after + 15, timeout=20)
+    finally:
+        await participant.close()
+        await officer.close()
+    summary = await harness.call.close()
+    assert harness.hints("video") == [], "a 2 s outage is not a weak uplink"
+    frames, times = decoded_video(summary.segments[0].path, "participant-video")
+    gaps = [b - a for a, b in itertools.pairwise(times)]
+    assert max(gaps) >= 1500, "the outage should show in the recording"
+    assert frames >= 40
+
+
+async def test_weak_uplink_goes_audio_only_and_video_comes_back(harness: Harness) -> None:
+    camera = AdaptiveVp8Track()
+    participant, officer = await start_call(harness, camera)
+    try:
+        harness.proxy.uplink = Impairment(rate_kbps=100, queue_s=0.2)
+        camera.set_rate(20, 1)  # the browser's congestion control backs off on a thin link
+        await wait_for(lambda: harness.hints("video") == ["weak_uplink"], timeout=30)
+        with pytest.raises(Conflict) as refused:
+            await harness.call.snapshot("face")
+        assert refused.value.code == "video_paused"
+        audio = officer.received.frames["audio"]
+        await wait_for(lambda: officer.received.frames["audio"] >= audio + 25, timeout=10)
+
+        harness.proxy.uplink = Impairment()
+        camera.set_rate(400, 15)  # ... and ramps up again once the link allows
+        await wait_for(lambda: harness.hints("video") == ["weak_uplink", None], timeout=30)
+        video = officer.received.frames["video"]
+        await wait_for(lambda: officer.received.frames["video"] >= video + 15, timeout=15)
+        snap = await harness.call.snapshot("face")
+        assert (snap.width, snap.height) == (640, 480)
+    finally:
+        await participant.close()
+        await officer.close()
+    summary = await harness.call.close()
+
+    (paused,) = summary.video_paused_s
+    assert paused[1] > paused[0]
+    series = summary.quality["participant"].series
+    assert any(p.levels.get("video") == "bad" for p in series)
+    assert series[-1].levels.get("video") == "ok"
+    assert summary.quality["participant"].summary.shares["video"]["bad"] > 0
+    _, times = decoded_video(summary.segments[0].path, "participant-video")
+    gap_ms = max(b - a for a, b in itertools.pairwise(times))
+    assert gap_ms >= (paused[1] - paused[0]) * 1000 * 0.8, "the pause should show in the recording"
