@@ -164,3 +164,27 @@ def test_placeholders_agree_between_languages() -> None:
         if isinstance(id_text, str) and isinstance(en_text, str):
             names = re.compile(r"\{(\w+)\}")
             assert set(names.findall(id_text)) == set(names.findall(en_text)), key
+
+
+def _domain_keys() -> list[str]:
+    """Keys the pages build from the domain's own lists (t(`state.${state}`) and the like)."""
+    from typing import get_args
+
+    from videocall.outcomes import REASONS, RELEASE_REASONS, ChecklistItem, Result
+    from videocall.quality import HintCode
+    from videocall.records import RecordState
+
+    keys = [f"{p}.{s.value}" for s in RecordState for p in ("state", "next")]
+    keys += [f"{p}.{code}" for code in REASONS for p in ("reason", "preason", "ptodo")]
+    keys += [f"{p}.{code}" for code in RELEASE_REASONS for p in ("release_reason", "preleased")]
+    keys += [f"checklist.{item.value}" for item in ChecklistItem]
+    keys += [f"result_code.{r.value}" for r in Result]
+    keys += [f"verdict.{v}" for v in ("too_dark", "too_bright", "blurry")]
+    keys += [f"hint.{h}" for h in get_args(HintCode)]
+    return keys
+
+
+@pytest.mark.parametrize("lang", ["id", "en"])
+def test_every_domain_value_the_pages_name_has_text(lang: str) -> None:
+    missing = [k for k in _domain_keys() if not isinstance(_lookup(I18N[lang], k), str)]
+    assert not missing, missing
