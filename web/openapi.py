@@ -110,6 +110,9 @@ class ApiRegistry:
             elif r.raw_response is not None:
                 ok["content"] = {r.raw_response: {"schema": {"type": "string", "format": "binary"}}}
             op["responses"][str(r.status)] = ok
+            links = _links(r, self.routes)
+            if links:
+                ok["links"] = links
             for status in _error_statuses(r):
                 op["responses"][str(status)] = {
                     "description": "error",
@@ -129,6 +132,61 @@ class ApiRegistry:
                 },
             },
         }
+
+
+# OpenAPI links, so that stateful clients (and our stateful fuzz run) follow real ids: where an
+# operation's answer carries an id that other operations take in their path. A value is a JSON
+# pointer into the response body, or a runtime expression as written.
+LINK_SOURCES: dict[tuple[str, str], dict[str, str]] = {
+    ("POST", "/api/participants"): {"record_id": "/record/id"},
+    ("POST", "/api/upstream/records"): {"record_id": "/record/id"},
+    ("GET", "/api/me"): {"record_id": "/id"},
+    ("GET", "/api/sessions/undecided"): {
+        "session_id": "/items/0/session_id",
+        "record_id": "/items/0/record_id",
+    },
+    ("GET", "/api/reviews"): {
+        "session_id": "/items/0/session_id",
+        "record_id": "/items/0/record_id",
+    },
+    ("GET", "/api/webhooks/failed"): {
+        "delivery_id": "/items/0/id",
+        "record_id": "/items/0/record_id",
+    },
+    ("POST", "/api/sessions/{session_id}/decision"): {
+        "session_id": "/session_id",
+        "record_id": "/record_id",
+    },
+    ("GET", "/api/sessions/{session_id}"): {
+        "session_id": "$request.path.session_id",
+        "name": "/snapshots/0/file",
+    },
+}
+# Path parameters no answer carries, with a value that exists whenever the linked id does.
+LINK_CONSTANTS = {"kind": "ktp", "index": "0"}
+
+
+def _links(producer: ApiRoute, routes: list[ApiRoute]) -> dict[str, Any]:
+    sources = LINK_SOURCES.get((producer.method.upper(), producer.path), {})
+    links: dict[str, Any] = {}
+    for consumer in routes:
+        names = _path_params(consumer.path)
+        if not any(n in sources for n in names):
+            continue
+        if not all(n in sources or n in LINK_CONSTANTS for n in names):
+            continue
+        links[consumer.handler.__name__] = {
+            "operationId": consumer.handler.__name__,
+            "parameters": {f"path.{n}": _link_value(n, sources) for n in names},
+        }
+    return links
+
+
+def _link_value(name: str, sources: dict[str, str]) -> str:
+    if name not in sources:
+        return LINK_CONSTANTS[name]
+    source = sources[name]
+    return source if source.startswith("$") else f"$response.body#{source}"
 
 
 def _error_statuses(r: ApiRoute) -> list[int]:
