@@ -80,6 +80,8 @@ def test_decision_trap_keeps_the_call_then_the_undecided_call_waits_on_the_desk(
     officer.locator("#o-hangup").click()
     expect(officer.locator("#o-hangup")).to_be_disabled(timeout=15000)
     expect(participant.locator("#net-banner")).to_contain_text("mencatat keputusan", timeout=15000)
+    expect(participant.locator("#call-status")).to_contain_text("mencatat keputusan")
+    expect(participant.locator("#call-hangup")).to_be_hidden()
     shots(participant, "participant-awaiting-decision", full_page=False)
 
     # A second participant waits; after a reload the undecided call is first on the desk.

@@ -134,6 +134,7 @@ export class LiveSession {
     this.inCall = true;
     this.call = msg || {};
     this.show("call");
+    $("call-hangup").hidden = false;
     $("call-status").textContent = t("call.connecting");
     const code = this.call.code || this.call.random_code;
     if (code) {
@@ -203,6 +204,8 @@ export class LiveSession {
     this.media = null;
     this.inCall = false;
     $("call-hints").replaceChildren();
+    $("code-box").hidden = true;
+    $("call-hangup").hidden = true;
     $("call-status").textContent = t("call.awaiting_decision");
     $("call-status").dataset.state = "awaiting_decision";
     banner("ok", "call.awaiting_decision");
