@@ -47,9 +47,9 @@ chromium:
 run: setup
 	@mkdir -p data
 	@$(BIN)/python -m videocall.adapters.migrate
-	@ACCOUNT_PASSWORD='$(DEMO_PASSWORD)' $(BIN)/python -m videocall.accounts create --if-missing \
+	@ACCOUNT_PASSWORD='$(DEMO_PASSWORD)' $(BIN)/python -m videocall.adapters.accounts_cli create --if-missing \
 	  --username $(DEMO_USER) --role officer --name "Petugas Demo" >/dev/null
-	@ACCOUNT_PASSWORD='$(DEMO_PASSWORD)' $(BIN)/python -m videocall.accounts create --if-missing \
+	@ACCOUNT_PASSWORD='$(DEMO_PASSWORD)' $(BIN)/python -m videocall.adapters.accounts_cli create --if-missing \
 	  --username $(DEMO_SUPERVISOR) --role supervisor --name "Supervisor Demo" >/dev/null
 	@echo ""
 	@URL="$${PUBLIC_URL:-http://$(HOST):$(PORT)}"; \
@@ -70,12 +70,14 @@ services:
 test: setup chromium services
 	$(BIN)/ruff check .
 	$(BIN)/mypy videocall signaling recording media web server.py
+	$(BIN)/lint-imports
 	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy videocall signaling recording media web server.py
+	$(BIN)/lint-imports
 
 bench: setup
 	$(BIN)/python -m bench.all

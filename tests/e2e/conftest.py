@@ -70,7 +70,7 @@ class Server:
 def _create_account(env: dict[str, str], username: str, password: str, role: str) -> None:
     subprocess.run(
         [
-            *(sys.executable, "-m", "videocall.accounts", "create", "--if-missing"),
+            *(sys.executable, "-m", "videocall.adapters.accounts_cli", "create", "--if-missing"),
             *("--username", username, "--role", role, "--name", username.title()),
         ],
         env={**env, "ACCOUNT_PASSWORD": password},

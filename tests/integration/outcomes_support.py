@@ -117,11 +117,19 @@ def media(kinds: tuple[str, ...] = ("face", "ktp"), recording: bool = True) -> d
 
 
 async def start_call(
-    sessions: SqlCallSessions, record_id: str, officer: Account, now: datetime, **media_kw: Any
+    sessions: SqlCallSessions,
+    record_id: str,
+    officer: Account,
+    now: datetime,
+    connected: bool = True,
+    **media_kw: Any,
 ) -> str:
+    """A call as the SQL record has it (no live media): paired and, by default, connected."""
     session = await sessions.start(
         record_id=record_id, officer_id=officer.id, officer_actor=officer.actor, now=now
     )
+    if connected:
+        await sessions.mark_connected(session.id, now)
     await sessions.update_media(session.id, **media(**media_kw))
     return session.id
 

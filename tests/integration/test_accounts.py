@@ -115,7 +115,7 @@ def test_accounts_command_line(database_url: str, tmp_path) -> None:
     cmd = [
         sys.executable,
         "-m",
-        "videocall.accounts",
+        "videocall.adapters.accounts_cli",
         "create",
         "--username",
         "sari",
