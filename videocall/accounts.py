@@ -1,6 +1,6 @@
 """Officer and supervisor accounts: roles, password policy, argon2 hashes, log-in lock-out.
 
-Command line (creates an account in the configured database): ``videocall/adapters/accounts_cli.py``::
+Command line (creates an account in the configured database), in ``adapters/accounts_cli.py``::
 
     python -m videocall.adapters.accounts_cli create --username budi --role officer --name "Budi"
 """
