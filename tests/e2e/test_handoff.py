@@ -41,11 +41,18 @@ window.ReactNativeWebView = {
 PROFILE = {"full_name": "Sari Wulandari", "birth_date": "1990-01-01", "sex": "female"}
 
 
-def upstream(server: Server, method: str, path: str, body: Any = None) -> Any:
-    data = json.dumps(body).encode() if body is not None else None
+def upstream(server: Server, method: str, path: str, body: Any = None, token: str = "") -> Any:
+    """The app's backend (API key), or with ``token`` the participant; photos are bytes."""
     headers = {"X-API-Key": API_KEY, "Content-Type": "application/json"}
+    data = body if isinstance(body, bytes) else json.dumps(body).encode() if body else None
+    if isinstance(body, bytes):
+        headers["Content-Type"] = "image/jpeg"
+    if token:
+        headers = {**headers, "Authorization": f"Bearer {token}"}
+        del headers["X-API-Key"]
     req = urllib.request.Request(server.url + path, data=data, method=method, headers=headers)
-    with urllib.request.urlopen(req, timeout=10) as response:
+    # Generous: the first photo of a fresh server starts its worker processes on a busy machine.
+    with urllib.request.urlopen(req, timeout=60) as response:
         return json.loads(response.read())
 
 
@@ -204,9 +211,9 @@ def test_the_app_hears_the_call_end_the_review_and_the_result(
         {"nik": "3201014101900022", "mobile": "081234567822", "email": "dewi@example.id"},
     )
     token, record_id = created["token"], created["record"]["id"]
-    journey.api(server.url, "PUT", "/api/me/profile", PROFILE, token)
+    upstream(server, "PUT", "/api/me/profile", PROFILE, token)
     for i, kind in enumerate(("ktp", "selfie_with_ktp", "face")):
-        journey.api(server.url, "PUT", f"/api/me/documents/{kind}", photo_jpeg(seed=30 + i), token)
+        upstream(server, "PUT", f"/api/me/documents/{kind}", photo_jpeg(seed=30 + i), token)
 
     participant = app_page(browser, server)
     heard: list[dict[str, Any]] = []
@@ -225,13 +232,20 @@ def test_the_app_hears_the_call_end_the_review_and_the_result(
     expect(officer.locator("#snapshots figure[data-kind=face] img")).to_be_visible(timeout=15000)
     officer.locator("#snap-ktp").click()
     expect(officer.locator("#snapshots figure[data-kind=ktp] img")).to_be_visible(timeout=15000)
+    # The officer hangs up first: the call is over, the decision still to come.
+    officer.locator("#o-hangup").click()
+    officer.locator("#o-hangup").click()
+    expect(officer.locator("#o-hangup")).to_be_disabled(timeout=15000)
+    expect(participant.locator("#step-result")).to_be_visible(timeout=20000)
+    wait_for_event(participant, "call_finished")
+    finished = next(e for e in host_events(participant) if e["type"] == "call_finished")
+    assert (finished["awaiting_decision"], finished["state"]) == (True, "in_call")
     for box in officer.locator("input[name=checklist]").all():
         box.check()
     officer.locator("#result-approved").check()
     officer.locator("#decide").click()
     expect(officer.locator("#decision-done")).to_be_visible(timeout=15000)
-    expect(participant.locator("#step-result")).to_be_visible(timeout=20000)
-    wait_for_event(participant, "under_review")
+    wait_for_event(participant, "under_review")  # seen by the status page's own polling
     expect(participant.locator("#host-return-button")).to_be_visible()
     shots(participant, "handoff-under-review")
 

@@ -95,8 +95,11 @@ export function observeStep(step, previous) {
   notify(seen.opened ? "step" : "opened", { ...about(seen.record), step });
   seen.opened = true;
   if (step === "call") callStarted();
-  // Back in the queue means the call is being tried again, not finished.
-  else if (previous === "call" && step !== "queue") callFinished(false);
+  // Back in the queue means the call is being tried again, not finished. A record still in_call
+  // once the call page is left is waiting for the officer's decision.
+  else if (previous === "call" && step !== "queue") {
+    callFinished(Boolean(seen.record && seen.record.state === "in_call"));
+  }
 }
 
 /** Follow the page's steps (participant.js marks the shown one as <body data-step>). */
