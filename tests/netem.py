@@ -196,14 +196,14 @@ class UdpImpairmentProxy:
         if wait <= 0:
             send(data, client)
             return
-        timer: asyncio.TimerHandle | None = None
+        holder: list[asyncio.TimerHandle] = []
 
         def fire() -> None:
-            self._timers.discard(timer)  # type: ignore[arg-type]
+            self._timers.discard(holder[0])
             send(data, client)
 
-        timer = self._loop.call_later(wait, fire)
-        self._timers.add(timer)
+        holder.append(self._loop.call_later(wait, fire))
+        self._timers.add(holder[0])
 
 
 _CANDIDATE = re.compile(r"^a=candidate:(\S+) (\d) (udp|UDP) (\d+) (\S+) (\d+) typ (\S+)(.*)$")
