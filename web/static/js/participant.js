@@ -2,18 +2,18 @@
 // where a reload resumes (the access token is kept in localStorage).
 import * as i18n from "./i18n.js";
 import { t } from "./i18n.js";
-import { call, setToken, token, imageUrl, ApiError } from "./api.js";
-import { clearErrors, showError, fieldError, busy, errorText } from "./forms.js";
+import { call, setToken, token, ApiError } from "./api.js";
+import { clearErrors, showError, fieldError, busy } from "./forms.js";
 import { banner, watchBrowser, withRetry } from "./net.js";
 import * as precheck from "./precheck.js";
 import { LiveSession } from "./participant_live.js";
 import { confirmTwice } from "./confirm.js";
 import { StatusWatcher, renderStatus, unseenRelease, markSeen, backInQueue } from "./participant_status.js";
 import { fillProfile, parseDate, setupDateField } from "./profile.js";
+import * as documents from "./participant_documents.js";
 import * as handoff from "./handoff.js"; // hand-off links and the app's web view (host events)
 
 const STEPS = ["register", "profile", "documents", "consent", "precheck", "queue", "call", "result"];
-const KINDS = ["ktp", "selfie_with_ktp", "face"];
 const STAGE_KEY = "vc_stage"; // "queue" once the pre-call check passed (resume there on reload)
 
 const state = {
@@ -50,7 +50,7 @@ function showStep(step) {
     heading.tabIndex = -1;
     heading.focus({ preventScroll: false });
   }
-  if (step === "documents") renderDocuments();
+  if (step === "documents") documents.render(state.record);
   if (step === "profile") fillProfile($("form-profile"), state.record);
   if (step === "result") renderResult();
   else watcher.stop();
@@ -155,89 +155,21 @@ function setupProfile() {
 }
 
 
-// -- 3. documents -----------------------------------------------------------------------
-
-function documentsByKind() {
-  const out = {};
-  for (const doc of (state.record && state.record.documents) || []) out[doc.kind] = doc;
-  return out;
-}
-
-function renderVerdict(kind, doc) {
-  const box = $(`verdict-${kind}`);
-  const card = box.closest(".doc");
-  if (!doc) {
-    box.textContent = t("documents.not_uploaded");
-    card.dataset.status = "pending";
-    return;
-  }
-  if (!doc.verdicts.length) {
-    box.textContent = `✓ ${t("documents.verdict_ok")}`;
-    card.dataset.status = "ok";
-  } else {
-    box.textContent = doc.verdicts.map((v) => `⚠ ${t(`verdict.${v}`)}`).join(" · ") + ` — ${t("documents.retake")}`;
-    card.dataset.status = "warn";
-  }
-}
-
-async function renderDocuments() {
-  const docs = documentsByKind();
-  for (const kind of KINDS) {
-    renderVerdict(kind, docs[kind]);
-    const img = document.querySelector(`.doc[data-kind=${kind}] .thumb`);
-    if (docs[kind] && !img.src) {
-      try {
-        img.src = await imageUrl(`/api/me/documents/${kind}`, { auth: true });
-        img.hidden = false;
-      } catch {
-        /* the thumbnail is a convenience only */
-      }
-    }
-  }
-  $("documents-next").disabled = !KINDS.every((k) => docs[k]);
-}
-
-async function upload(input) {
-  const kind = input.dataset.kind;
-  const file = input.files && input.files[0];
-  if (!file) return;
-  const box = $(`verdict-${kind}`);
-  const card = input.closest(".doc");
-  const img = card.querySelector(".thumb");
-  $("err-form-documents").hidden = true;
-  card.dataset.status = "running";
-  box.textContent = t("documents.uploading");
-  const form = new FormData();
-  form.append("file", file);
-  try {
-    const doc = await call("PUT", `/api/me/documents/${kind}`, { auth: true, body: form });
-    img.src = URL.createObjectURL(file);
-    img.hidden = false;
-    const docs = state.record.documents.filter((d) => d.kind !== kind);
-    state.record.documents = [...docs, doc];
-    renderVerdict(kind, doc);
-    $("documents-next").disabled = !KINDS.every((k) => documentsByKind()[k]);
-  } catch (err) {
-    if (handleAuthError(err)) return;
-    card.dataset.status = "fail";
-    box.textContent = `✗ ${errorText(err)}`;
-  } finally {
-    input.value = "";
-  }
-}
+// -- 3. documents (participant_documents.js) ---------------------------------------------
 
 function setupDocuments() {
-  for (const input of document.querySelectorAll(".file-input")) {
-    input.addEventListener("change", () => upload(input));
-  }
-  $("documents-next").addEventListener("click", async () => {
-    try {
-      await loadRecord();
-    } catch (err) {
-      if (handleAuthError(err)) return;
-    }
-    const next = state.record.state === "retry_required" ? "consent" : stepFor(state.record);
-    go(next === "documents" ? "consent" : next);
+  documents.setup({
+    record: () => state.record,
+    onAuthError: handleAuthError,
+    onNext: async () => {
+      try {
+        await loadRecord();
+      } catch (err) {
+        if (handleAuthError(err)) return;
+      }
+      const next = state.record.state === "retry_required" ? "consent" : stepFor(state.record);
+      go(next === "documents" ? "consent" : next);
+    },
   });
 }
 
@@ -430,7 +362,7 @@ function setupResult() {
   i18n.onChange(() => {
     updateProgressLabel();
     if (state.step === "result") renderStatus(state.record);
-    if (state.step === "documents") renderDocuments();
+    if (state.step === "documents") documents.render(state.record);
   });
 }
 
