@@ -105,3 +105,15 @@ def test_a_new_record_has_a_reference_in_every_event() -> None:
     assert [e.data["reference"] for e in record.pending_events] == ["00000011"]
     two = new_record(nik=info, mobile="+6281234567890", email="a@b.id", actor="p", now=NOW)
     assert two.reference != record.reference
+
+
+def test_the_webhook_payload_carries_the_reference() -> None:
+    import json
+
+    from videocall.webhooks import payload
+
+    info = parse_nik("3201014101900001", today=date(2026, 11, 25))
+    record = new_record(nik=info, mobile="+6281234567890", email="a@b.id", actor="p", now=NOW)
+    body = json.loads(payload(record.pending_events[0]))
+    assert body["data"]["reference"] == record.reference
+    assert body["data"]["record_id"] == record.id

@@ -92,7 +92,8 @@ export function renderStatus(record) {
     $("result-back").hidden = true;
     return;
   }
-  $("result-state").textContent = t(`state.${record.state}`);
+  const live = record.state === "in_call" && record.call_status === "live";
+  $("result-state").textContent = live ? t("result.in_call_live") : t(`state.${record.state}`);
   $("result-state").dataset.state = record.state;
   $("result-state").dataset.callStatus = record.call_status || "none";
   $("result-due").textContent = dueShown ? i18n.formatDateTime(record.due_at) : "";
