@@ -39,7 +39,13 @@ def board_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     with run_server(tmp_path_factory.mktemp("board"), env, "e2e-board-server.log") as server:
         subprocess.run(
             [
-                *(sys.executable, "-m", "videocall.adapters.accounts_cli", "create", "--if-missing"),
+                *(
+                    sys.executable,
+                    "-m",
+                    "videocall.adapters.accounts_cli",
+                    "create",
+                    "--if-missing",
+                ),
                 *("--username", SECOND_SUPERVISOR[0], "--role", "supervisor"),
                 *("--name", "Supervisor Kedua"),
             ],

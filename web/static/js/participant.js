@@ -82,7 +82,8 @@ function stepFor(record) {
       if (unseenRelease(record)) return "result";
       return localStorage.getItem(STAGE_KEY) === "queue" ? "queue" : "precheck";
     case "in_call":
-      return "call";
+      // Hung up, the officer still deciding: the status page (it updates by itself).
+      return record.call_status === "awaiting_decision" ? "result" : "call";
     default:
       return "result";
   }
