@@ -269,3 +269,59 @@ async def test_review_queue_oldest_due_first_and_overdue_across_weekend_and_holi
     assert await flags() == [(early, "2026-12-24", True), (late, "2026-12-29", False)]
     clock.current = datetime(2026, 12, 29, 17, 1, tzinfo=UTC)  # Wed 00:01 WIB
     assert await flags() == [(early, "2026-12-24", True), (late, "2026-12-29", True)]
+
+
+async def test_undecided_calls_are_listed_escalated_and_released(
+    client, participant_factory, clock
+) -> None:
+    w = await World(client, participant_factory, clock).setup()
+    record_id, sid = await w.call()
+    await w.app[keys.SESSIONS].await_decision(sid, reason="completed_by_officer", now=clock.now())
+    status, mine = await w.officer.get("/api/sessions/undecided")
+    assert status == 200 and [i["session_id"] for i in mine["items"]] == [sid]
+    assert mine["items"][0]["stale"] is False
+    assert (await w.other.get("/api/sessions/undecided"))[1]["items"] == []
+    status, everyone = await w.supervisor.get("/api/sessions/undecided")
+    assert [i["session_id"] for i in everyone["items"]] == [sid]
+    # Not stale yet: the supervisor may neither decide it nor is it theirs.
+    retry = {"result": "retry_required", "reasons": ["poor_connection"]}
+    status, body = await w.supervisor.post(f"/api/sessions/{sid}/decision", retry)
+    assert status == 403, body
+    clock.advance(15 * 60)
+    assert (await w.supervisor.get("/api/sessions/undecided"))[1]["items"][0]["stale"] is True
+    before = await w.snapshot(record_id, sid)
+    status, body = await w.officer.post(f"/api/sessions/{sid}/release", {"reason": "other"})
+    assert status == 403, body
+    status, body = await w.supervisor.post(f"/api/sessions/{sid}/release", {"reason": "nope"})
+    assert status == 422, body
+    assert await w.snapshot(record_id, sid) == before  # refusals change nothing
+    status, body = await w.supervisor.post(
+        f"/api/sessions/{sid}/release", {"reason": "officer_unavailable"}
+    )
+    assert status == 200, body
+    assert body == {
+        "session_id": sid,
+        "record_id": record_id,
+        "state": "released",
+        "reason": "officer_unavailable",
+    }
+    assert await w.state(record_id) == "ready_for_call"
+    history = (await w.app[keys.RECORDS].get(record_id)).history
+    assert history[-1].reason == "officer_unavailable"
+    status, body = await w.officer.post(f"/api/sessions/{sid}/decision", retry)
+    assert status == 409 and body["error"]["code"] == "session_released"
+    assert (await w.officer.get("/api/sessions/undecided"))[1]["items"] == []
+
+
+async def test_a_stale_undecided_call_is_decided_by_a_supervisor(
+    client, participant_factory, clock
+) -> None:
+    w = await World(client, participant_factory, clock).setup()
+    record_id, sid = await w.call()
+    await w.app[keys.SESSIONS].await_decision(sid, reason="completed_by_officer", now=clock.now())
+    clock.advance(16 * 60)
+    retry = {"result": "retry_required", "reasons": ["poor_connection"]}
+    status, body = await w.supervisor.post(f"/api/sessions/{sid}/decision", retry)
+    assert status == 201, body
+    assert body["officer_id"] == w.supervisor.account.id
+    assert await w.state(record_id) == "retry_required"
