@@ -10,7 +10,7 @@ DEMO_USER ?= demo.officer
 DEMO_PASSWORD ?= Petugas-Demo-2026
 DEMO_SUPERVISOR ?= demo.supervisor
 
-.PHONY: setup run test lint bench chromium tesseract web-deps services run-cluster clean
+.PHONY: setup run test lint bench chromium coturn tesseract web-deps services run-cluster clean
 
 $(BIN)/python:
 	@$(PY) -m venv $(VENV)
@@ -43,6 +43,11 @@ chromium:
 	  echo "installing Debian chromium for the browser tests"; \
 	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-core) >/dev/null; }
 
+coturn:
+	@command -v turnserver >/dev/null || { \
+	  echo "installing Debian coturn for the TURN relay (tests, make run-cluster)"; \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq coturn) >/dev/null; }
+
 # make run [PORT=8080] [HOST=127.0.0.1] [PUBLIC_URL=https://...]; stop with Ctrl+C.
 run: setup
 	@mkdir -p data
@@ -67,7 +72,7 @@ run: setup
 services:
 	@bash .ci/services.sh
 
-test: setup chromium services
+test: setup chromium coturn services
 	$(BIN)/ruff check .
 	$(BIN)/mypy videocall signaling recording media web server.py
 	$(BIN)/lint-imports
@@ -82,7 +87,7 @@ lint: setup
 bench: setup
 	$(BIN)/python -m bench.all
 
-run-cluster: setup services
+run-cluster: setup coturn services
 	bash deploy/run-cluster.sh $${N:-3} $${FIRST_PORT:-8081}
 
 clean:
