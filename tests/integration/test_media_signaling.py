@@ -198,8 +198,7 @@ async def test_decision_during_the_call_ends_media_and_rests_on_its_evidence(
         await participant.start_media(PatternTrack())
         await officer.start_media(PatternTrack())
         await wait_for(lambda: officer.received.frames["video"] > 15, 20)
-        for kind in ("face", "ktp"):
-            assert (await officer.call("snapshot", {"kind": kind}))["ok"]
+        assert (await officer.call("snapshot", {"kind": "face"}))["ok"]
         login = await client.post(
             "/api/auth/login", json={"username": "budi", "password": "Petugas-Rahasia-2026"}
         )
@@ -221,6 +220,15 @@ async def test_decision_during_the_call_ends_media_and_rests_on_its_evidence(
         )
         assert bad.status == 422
         assert session_id in app[MEDIA_HUB].calls  # a refused form does not end the call
+        approve = {"result": "approved", "reasons": [], "checklist": checklist, "notes": ""}
+        missing = await client.post(f"/api/sessions/{session_id}/decision", json=approve)
+        assert missing.status == 422
+        assert (await missing.json())["error"]["code"] == "evidence_missing_snapshots"
+        # Told while the participant is still on camera: the call goes on, the officer fixes it.
+        assert session_id in app[MEDIA_HUB].calls
+        frames = officer.received.frames["video"]
+        await wait_for(lambda: officer.received.frames["video"] > frames + 10, 10)
+        assert (await officer.call("snapshot", {"kind": "ktp"}))["ok"]
         resp = await client.post(
             f"/api/sessions/{session_id}/decision",
             json={"result": "approved", "reasons": [], "checklist": checklist, "notes": ""},
