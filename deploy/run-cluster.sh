@@ -18,6 +18,19 @@ psql -h 127.0.0.1 -U postgres -tc "SELECT 1 FROM pg_database WHERE datname='$db'
 .venv/bin/python -m videocall.adapters.migrate
 pids=()
 trap 'kill -TERM "${pids[@]}" 2>/dev/null; wait' INT TERM EXIT
+# A local TURN relay (coturn, deploy/turnserver.conf for production) with the REST secret the
+# nodes issue credentials for, unless TURN_URLS points elsewhere. TURN_PORT=0 skips it.
+TURN_PORT=${TURN_PORT:-3478}
+if [ -z "${TURN_URLS:-}" ] && [ "$TURN_PORT" != 0 ] && command -v turnserver >/dev/null; then
+  export TURN_SECRET=${TURN_SECRET:-$(cat "$DATA_DIR/turn_secret" 2>/dev/null || head -c 24 /dev/urandom | base64 | tr -d '/+=' | tee "$DATA_DIR/turn_secret")}
+  export TURN_URLS="turn:127.0.0.1:$TURN_PORT?transport=udp,turn:127.0.0.1:$TURN_PORT?transport=tcp"
+  turnserver -n --listening-ip=127.0.0.1 --relay-ip=127.0.0.1 --listening-port="$TURN_PORT" \
+    --use-auth-secret --static-auth-secret="$TURN_SECRET" --realm=videocall.local \
+    --no-tls --no-dtls --no-cli --allow-loopback-peers --db="$DATA_DIR/turndb" \
+    --log-file="$DATA_DIR/turn.log" --simple-log --pidfile="$DATA_DIR/turn.pid" &
+  pids+=($!)
+  echo "coturn: turn:127.0.0.1:$TURN_PORT (udp, tcp; pid $!)"
+fi
 for i in $(seq 0 $((N - 1))); do
   port=$((FIRST_PORT + i))
   NODE_ID="node-$port" PUBLIC_URL="http://127.0.0.1:$port" \
