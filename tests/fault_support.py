@@ -149,9 +149,16 @@ class FaultRig:
         return self.up_at + RECOVERY_BOUND_SECONDS
 
     def logs(self, chars: int = 6000) -> str:
-        return "\n".join(
-            f"----- {n.name} log (tail) -----\n{n.tail(chars)}" for n in self.rig.nodes
-        )
+        """Each node's first error (with its traceback) and the tail of its log."""
+        parts = []
+        for node in self.rig.nodes:
+            text = node.log.read_text(errors="replace") if node.log.exists() else ""
+            marks = [i for i in (text.find(" ERROR "), text.find("Traceback")) if i >= 0]
+            first = min(marks, default=-1)
+            if 0 <= first < len(text) - chars:
+                parts.append(f"----- {node.name}: first error -----\n{text[first : first + 3000]}")
+            parts.append(f"----- {node.name} log (tail) -----\n{text[-chars:]}")
+        return "\n".join(parts)
 
     # -- people in their phases -------------------------------------------------------------
 

@@ -65,9 +65,14 @@ async def deployment(
     async with database as url:
         rig = FaultRig(kind, workdir, url)
         try:
-            await rig.start()
-            await rig.prepare()
-            await rig.kill_and_recover()
+            try:
+                await rig.start()
+                await rig.prepare()
+                await rig.kill_and_recover()
+            except Exception as exc:
+                raise AssertionError(
+                    f"{kind}: set-up failed: {exc!r}\ntimeline: {rig.timeline}\n{rig.logs()}"
+                ) from exc
             outcome = await rig.settle_decision()
             rig.cases["decision"].notes.append(f"decision request: {outcome}")
             yield rig
