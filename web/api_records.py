@@ -30,6 +30,7 @@ from web.schemas import (
     AccountOut,
     DocumentOut,
     LoginIn,
+    MeOut,
     NikOut,
     OkOut,
     ProfileIn,
@@ -115,13 +116,22 @@ async def register(request: web.Request) -> web.Response:
 @api.route(
     "GET",
     "/api/me",
-    summary="Own record: status, due date, documents and history",
+    summary="Own record: status, due date, documents, history and the call's status",
     tag="participant",
-    response=RecordOut,
+    response=MeOut,
     security="participant",
 )
 async def get_me(request: web.Request) -> web.Response:
-    return web.json_response(await _record_json(request, participant_record_id(request)))
+    record_id = participant_record_id(request)
+    body = await _record_json(request, record_id)
+    return web.json_response({**body, "call_status": await _call_status(request, record_id)})
+
+
+async def _call_status(request: web.Request, record_id: str) -> str:
+    sessions = request.app[keys.SESSIONS]
+    if await sessions.undecided(record_id=record_id):
+        return "awaiting_decision"
+    return "live" if await sessions.open_for_record(record_id) is not None else "none"
 
 
 @api.route(

@@ -83,6 +83,13 @@ class RecordOut(BaseModel):
     history: list[HistoryOut]
 
 
+class MeOut(RecordOut):
+    call_status: Literal["none", "live", "awaiting_decision"] = Field(
+        description="live: in a call now; awaiting_decision: the call is over and the officer "
+        "is recording the decision"
+    )
+
+
 class RegisterOut(BaseModel):
     record: RecordOut
     token: str

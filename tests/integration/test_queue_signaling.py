@@ -527,6 +527,8 @@ async def test_a_call_with_media_completes_and_feeds_the_estimate(world: World) 
     await officer.call("set_presence", {"presence": "available"})
     reply = await officer.call("accept_next")
     # What the /media namespace does when the first offer is answered.
+    me = await (await world.client.get("/api/me", headers=person.auth)).json()
+    assert me["call_status"] == "live"
     await world.app[keys.CALLS].media_connected(reply["session_id"])
     world.clock.advance(300)
     wrong = await officer.call("end_call", {"session_id": "not-this-one"})
@@ -549,6 +551,8 @@ async def test_a_call_with_media_completes_and_feeds_the_estimate(world: World) 
     assert (await p1.call("join_queue"))["awaiting_decision"] == {
         "session_id": reply["session_id"]
     }
+    me = await (await world.client.get("/api/me", headers=person.auth)).json()
+    assert me["call_status"] == "awaiting_decision"
     # One call of 300 s and one idle officer: the next participant is next, any moment now.
     status = await p2.next("queue_status", lambda s: s["estimated_wait_seconds"] is not None)
     assert (status["position"], status["estimated_wait_seconds"]) == (1, 0)
