@@ -7,6 +7,7 @@ Two kinds, one interface:
   running server with its threads and sockets). The event loop keeps the GIL to itself, a decode
   that runs out of memory kills one worker and not the server, and a broken pool is replaced. The
   function and its arguments cross a pipe, so both must be picklable: a module-level function.
+  A worker exits when the server process does, even one killed with SIGKILL.
 - ``thread``: threads in this process; for work that needs shared objects. Pillow and numpy release
   the GIL for most of their work, but the Python parts between still compete with the event loop.
 
@@ -21,6 +22,9 @@ import asyncio
 import logging
 import multiprocessing
 import os
+import select
+import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Executor, ProcessPoolExecutor, ThreadPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -43,6 +47,33 @@ def default_workers() -> int:
 
 def _warm_up() -> int:
     return os.getpid()
+
+
+def _exit_with(server_pid: int) -> None:
+    """Worker initializer: exit when the server process ends, however it ends. A worker waits
+    on a pipe it holds both ends of, so it would never notice a server killed with SIGKILL,
+    and would keep its memory forever."""
+
+    def watch() -> None:
+        try:
+            fd = os.pidfd_open(server_pid)
+            select.select([fd], [], [])  # readable once the process has exited
+        except OSError:  # no pidfd (old kernel): look every second
+            while os.getppid() != 1 and _alive(server_pid):
+                time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="cpu-pool-watch", daemon=True).start()
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        pass
+    return True
 
 
 class WorkerPool:
@@ -73,7 +104,9 @@ class WorkerPool:
             return ThreadPoolExecutor(self.workers, thread_name_prefix="cpu-pool")
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(PRELOAD)
-        return ProcessPoolExecutor(self.workers, mp_context=context)
+        return ProcessPoolExecutor(
+            self.workers, mp_context=context, initializer=_exit_with, initargs=(os.getpid(),)
+        )
 
     async def warm_up(self) -> None:
         """Start every worker now, so the first upload does not pay for process start-up."""
