@@ -57,7 +57,7 @@ async def test_recover_previous_incarnation_once_whether_claimed_before_or_after
     assert [n.node_id for n in await third.nodes()] == ["a"]
 
 
-async def test_first_start_and_clean_leave_have_no_previous_incarnation(
+async def test_recover_nothing_on_first_start_or_after_a_clean_leave(
     redis: tuple[Redis, str],
 ) -> None:
     client, prefix = redis
@@ -98,7 +98,7 @@ async def test_a_predecessor_is_recovered_by_the_survivor_or_the_restart_never_b
     assert await late.claim_previous_incarnation() is None
 
 
-async def test_a_record_renewed_after_it_was_judged_dead_is_not_reaped(
+async def test_recover_never_reaps_a_record_renewed_after_it_was_judged_dead(
     redis: tuple[Redis, str],
 ) -> None:
     client, prefix = redis
