@@ -12,7 +12,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -25,6 +25,7 @@ from videocall.ports import BlobStore, CpuPool, RecordRepository
 logger = logging.getLogger(__name__)
 
 DOCUMENT_KINDS = ("ktp", "selfie_with_ktp", "face")
+STALE_AFTER = timedelta(minutes=3)  # a run pending this long was lost with its process
 NOTICE = "assist_only"  # shown as "bantuan, bukan keputusan"
 
 
@@ -35,6 +36,8 @@ class ReadingRow(Protocol):
     def source(self) -> str: ...
     @property
     def result(self) -> dict[str, Any] | None: ...
+    @property
+    def updated_at(self) -> datetime: ...
 
 
 class AssistStore(Protocol):
@@ -100,21 +103,39 @@ class AssistService:
         self.store, self.records, self.blobs, self.pool = store, records, blobs, pool
         self.clock, self.jobs, self.snapshots_dir = clock, jobs, snapshots_dir
         self._tasks: set[asyncio.Task[None]] = set()
+        self._in_flight: set[tuple[str, str]] = set()  # (record, subject) being analysed here
         self._closed = False
 
     # -- background analysis ---------------------------------------------------------------
 
     def schedule(self, record_id: str, kind: str) -> None:
         """Analyse the record's current ``kind`` document in the background."""
-        self._spawn(self.analyse_document(record_id, kind))
+        self._spawn(self.analyse_document(record_id, kind), (record_id, kind))
 
-    def _spawn(self, job: Any) -> None:
-        if self._closed:
+    def _spawn(self, job: Any, key: tuple[str, str]) -> None:
+        """Start ``job`` unless this process is closing or analysing the same subject already
+        (the store's ``start`` keeps other processes from doing the same version twice)."""
+        if self._closed or key in self._in_flight:
             job.close()
             return
-        task = asyncio.get_running_loop().create_task(job)
+        self._in_flight.add(key)
+        task = asyncio.get_running_loop().create_task(self._guarded(job))
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+
+        def done(finished: asyncio.Task[None]) -> None:
+            self._tasks.discard(finished)
+            self._in_flight.discard(key)
+
+        task.add_done_callback(done)
+
+    @staticmethod
+    async def _guarded(job: Any) -> None:
+        try:
+            await job
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # a background aid: log it, never take the server down
+            logger.exception("assist analysis failed")
 
     async def _run(self, fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
         try:
@@ -159,9 +180,24 @@ class AssistService:
 
     # -- what people see -------------------------------------------------------------------
 
+    async def _current_rows(self, record_id: str) -> dict[str, Any]:
+        """The stored readings, with each document's row only when it is of the current upload;
+        a document without a current analysis (just uploaded, or its run was lost) gets one."""
+        rows = dict(await self.store.for_record(record_id))
+        now = self.clock.now()
+        for doc in await self.records.documents(record_id):
+            kind = doc.kind.value
+            row = rows.get(kind)
+            if row is None or row.source != doc.sha256:
+                rows[kind] = _Pending(doc.sha256, now)
+                self.schedule(record_id, kind)
+            elif row.status != "done" and row.updated_at < now - STALE_AFTER:
+                self.schedule(record_id, kind)
+        return rows
+
     async def participant_verdict(self, record_id: str) -> dict[str, Any]:
         """The participant's own KTP check: only whether the card's NIK is theirs."""
-        rows = await self.store.for_record(record_id)
+        rows = await self._current_rows(record_id)
         row = rows.get("ktp")
         if row is None:
             return {"ktp": {"status": "none"}}
@@ -189,7 +225,10 @@ class AssistService:
                 continue
             row = rows.get(f"snapshot:{name}")
             if row is None:
-                self._spawn(self.analyse_snapshot(record_id, session_id, name))
+                subject = f"snapshot:{name}"
+                self._spawn(
+                    self.analyse_snapshot(record_id, session_id, name), (record_id, subject)
+                )
             out.append((name, _faces(row)))
         return out
 
@@ -197,7 +236,7 @@ class AssistService:
         """Everything the officer's panel shows: the card's reading against the registration
         and the face scores. Face snapshots of ``session_id`` not analysed yet are scheduled."""
         record = await self.records.get(record_id)
-        rows = await self.store.for_record(record_id)
+        rows = await self._current_rows(record_id)
         snapshots = await self._face_faces(record_id, rows, session_id)
         scores: list[FaceScore] = compare_all(
             _faces(rows.get("ktp")),
@@ -244,6 +283,16 @@ class AssistService:
             },
             "faces": panel["faces"],
         }
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """A document whose analysis is about to start."""
+
+    source: str
+    updated_at: datetime
+    status: str = "pending"
+    result: dict[str, Any] | None = None
 
 
 def _registered(record: Any) -> Registered:

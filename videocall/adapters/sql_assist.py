@@ -12,6 +12,7 @@ import sqlalchemy as sa
 
 from videocall.adapters import db
 from videocall.adapters.sql_records import Database
+from videocall.assist import STALE_AFTER
 
 # Declared on the shared metadata; created by migration 0004_assist.
 assist_readings = sa.Table(
@@ -62,28 +63,37 @@ class SqlAssistReadings:
     async def start(
         self, record_id: str, subject: str, source: str, session_id: str | None, now: datetime
     ) -> bool:
-        """Mark ``subject`` pending for ``source``; False when that version is known already
-        (analysed or under way), so it is not analysed twice."""
-        async with self.database.begin() as conn:
-            row = (
+        """Mark ``subject`` pending for ``source``; False when that version is analysed or under
+        way already, so it is not analysed twice. A run pending for longer than ``STALE_AFTER``
+        was lost with its process: it starts again."""
+        try:
+            async with self.database.begin() as conn:
+                row = (
+                    await conn.execute(
+                        sa.select(
+                            assist_readings.c.source,
+                            assist_readings.c.status,
+                            assist_readings.c.updated_at,
+                        ).where(_key(record_id, subject))
+                    )
+                ).first()
+                if row is not None and row.source == source:
+                    if row.status == "done" or row.updated_at > now - STALE_AFTER:
+                        return False
+                await conn.execute(sa.delete(assist_readings).where(_key(record_id, subject)))
                 await conn.execute(
-                    sa.select(assist_readings.c.source).where(_key(record_id, subject))
+                    sa.insert(assist_readings).values(
+                        record_id=record_id,
+                        subject=subject,
+                        source=source,
+                        session_id=session_id,
+                        status="pending",
+                        result=None,
+                        updated_at=now,
+                    )
                 )
-            ).first()
-            if row is not None and row.source == source:
-                return False
-            await conn.execute(sa.delete(assist_readings).where(_key(record_id, subject)))
-            await conn.execute(
-                sa.insert(assist_readings).values(
-                    record_id=record_id,
-                    subject=subject,
-                    source=source,
-                    session_id=session_id,
-                    status="pending",
-                    result=None,
-                    updated_at=now,
-                )
-            )
+        except sa.exc.IntegrityError:
+            return False  # another request started the same analysis at the same moment
         return True
 
     async def finish(
