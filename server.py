@@ -146,7 +146,7 @@ def _calls_ctx(sio: socketio.AsyncServer) -> Any:
             resubscribed.append(desk.resync)
         # Before the first socket connects: what a previous incarnation owned is lost.
         await reconciler.on_start(cluster.node_id, fresh_store=redis is None)
-        ticker = _ticker(desk, reconciler)
+        ticker = _ticker(settings, desk, reconciler)
         sweeper = MediaSweeper(hub)
         cluster.start()
         ticker.start()
@@ -219,11 +219,20 @@ def _register_namespaces(
     sio.register_namespace(MediaNamespace(hub))
 
 
-def _ticker(desk: DeskService, reconciler: Reconciler) -> Ticker:
+def _ticker(settings: Settings, desk: DeskService, reconciler: Reconciler) -> Ticker:
+    # A lost call is seen on two sweeps in a row: keep both well inside the recovery bound.
+    reconcile_s = min(RECONCILE_SECONDS, settings.recovery_bound_seconds / 6)
+    if settings.redis_url and settings.node_ttl_seconds >= settings.recovery_bound_seconds:
+        logger.warning(
+            "NODE_TTL_SECONDS (%.0f) is not below RECOVERY_BOUND_SECONDS (%.0f): a dead node's "
+            "calls may stay open longer than promised",
+            settings.node_ttl_seconds,
+            settings.recovery_bound_seconds,
+        )
     ticker = Ticker()
     ticker.every("desk-sweep", DESK_SWEEP_SECONDS, desk.sweep)
     ticker.every("queue-view-refresh", VIEW_REFRESH_SECONDS, desk.broadcast)
-    ticker.every("reconcile", RECONCILE_SECONDS, reconciler.sweep)
+    ticker.every("reconcile", reconcile_s, reconciler.sweep)
     return ticker
 
 
