@@ -5,12 +5,7 @@ with the TURN REST credentials the server issues (``videocall.turn``); over UDP 
 from __future__ import annotations
 
 import asyncio
-import shutil
-import socket
-import subprocess
-import time
 from collections.abc import AsyncIterator, Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -34,67 +29,16 @@ from media_peers import (
 )
 
 from media.call import MediaCall, MediaSettings
+from tests.coturn import AVAILABLE, Coturn, running_coturn
 from videocall.turn import ice_servers
 
-SECRET = "relay-test-secret-0123456789abcdef"
-
-pytestmark = pytest.mark.skipif(
-    shutil.which("turnserver") is None, reason="coturn is not installed (make coturn)"
-)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@dataclass
-class Coturn:
-    port: int
-    log: Path
+pytestmark = pytest.mark.skipif(not AVAILABLE, reason="coturn is not installed (make coturn)")
 
 
 @pytest.fixture
 def coturn(tmp_path: Path) -> Iterator[Coturn]:
-    port = free_port()
-    log = tmp_path / "turn.log"
-    process = subprocess.Popen(
-        [
-            "turnserver",
-            "-n",  # no configuration file: everything is on this command line
-            "--listening-ip=127.0.0.1",
-            "--relay-ip=127.0.0.1",
-            f"--listening-port={port}",
-            "--min-port=40000",
-            "--max-port=40999",
-            "--use-auth-secret",
-            f"--static-auth-secret={SECRET}",
-            "--realm=test.local",
-            "--no-tls",
-            "--no-dtls",
-            "--no-cli",
-            "--allow-loopback-peers",  # the media server is on 127.0.0.1 here
-            f"--log-file={log}",
-            "--simple-log",
-            f"--pidfile={tmp_path / 'turn.pid'}",
-            f"--db={tmp_path / 'turndb'}",
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(100):
-            with socket.socket() as s:
-                if s.connect_ex(("127.0.0.1", port)) == 0:
-                    break
-            if process.poll() is not None:
-                raise RuntimeError(f"turnserver exited: {log.read_text() if log.exists() else ''}")
-            time.sleep(0.05)
-        yield Coturn(port, log)
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with running_coturn(tmp_path) as turn:
+        yield turn
 
 
 @pytest.fixture
@@ -110,7 +54,7 @@ async def relay_only_peer(call: MediaCall, coturn: Coturn, transport: str) -> Cl
     (server,) = ice_servers(
         stun_json="",
         turn_urls=[f"turn:127.0.0.1:{coturn.port}?transport={transport}"],
-        turn_secret=SECRET,
+        turn_secret=coturn.secret,
         ttl_seconds=600,
         user="relaytest-p",
         now=datetime.now(UTC),
