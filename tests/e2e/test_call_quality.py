@@ -20,7 +20,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from media.analysis import luma
-from tests.e2e import journey
+from tests.e2e import journey, patient
 from tests.e2e.conftest import ROOT, Server, Shots, launch, run_server
 from tests.e2e.test_resume import accept, available_officer, reject_and_close
 
@@ -134,7 +134,7 @@ def server_level_changes(request: pytest.FixtureRequest) -> list[tuple[str, ...]
 
 def watched_call(browser: Any, server: Server, nik: str, mobile: str) -> tuple[Page, Page, str]:
     """A participant (phone) and an officer (desktop) in a call, both pages watching hints."""
-    token = journey.ready_participant(server.url, nik, mobile, "1990-01-01", "female")
+    token = patient.ready_participant(server.url, nik, mobile)
     participant = journey.new_mobile_page(browser, server.url)
     participant.add_init_script(WATCH_HINTS)
     journey.open_with_token(participant, token)
@@ -144,8 +144,8 @@ def watched_call(browser: Any, server: Server, nik: str, mobile: str) -> tuple[P
     expect(participant.locator("#queue-position")).to_have_text("1", timeout=10000)
     officer = available_officer(browser, server)
     officer.add_init_script(WATCH_HINTS)
-    officer.evaluate(WATCH_HINTS)
-    participant.evaluate(WATCH_HINTS)
+    for page in (officer, participant):  # both pages are already open
+        page.evaluate(f"() => {{ {WATCH_HINTS} }}")
     code = accept(officer, participant)
     return participant, officer, code
 

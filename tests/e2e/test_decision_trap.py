@@ -15,14 +15,13 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-from tests.e2e import journey
+from tests.e2e import journey, patient
 from tests.e2e.conftest import Server, Shots, run_server
 from tests.e2e.test_full_call import video_is_playing
 from tests.e2e.test_phone_layout import dark_browser
 from tests.e2e.test_resume import (
     accept,
     available_officer,
-    queued_participant,
     reject_and_close,
 )
 
@@ -47,7 +46,7 @@ def test_decision_trap_keeps_the_call_then_the_undecided_call_waits_on_the_desk(
     own_server: Server, dark_browser: Any, shots: Shots
 ) -> None:
     server, browser = own_server, dark_browser
-    participant = queued_participant(browser, server, "3201014101900061", "081234567861")
+    participant = patient.queued_participant(browser, server, "3201014101900061", "081234567861")
     officer = available_officer(browser, server)
     o_errors = journey.collect_errors(officer)
     accept(officer, participant)
@@ -85,7 +84,7 @@ def test_decision_trap_keeps_the_call_then_the_undecided_call_waits_on_the_desk(
     shots(participant, "participant-awaiting-decision", full_page=False)
 
     # A second participant waits; after a reload the undecided call is first on the desk.
-    second = queued_participant(browser, server, "3201014101900062", "081234567862")
+    second = patient.queued_participant(browser, server, "3201014101900062", "081234567862")
     officer.reload()
     expect(officer.locator("#desk")).to_be_visible(timeout=10000)
     undecided = officer.locator("#undecided-list tr")

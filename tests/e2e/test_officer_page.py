@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e import journey
+from tests.e2e import journey, patient
 from tests.e2e.conftest import OFFICER, Server, Shots, run_server
-from tests.e2e.test_resume import accept, available_officer, queued_participant
+from tests.e2e.test_resume import accept, available_officer
 from tests.e2e.test_staff_pages import log_in, staff_page
 
 pytestmark = [
@@ -82,7 +82,7 @@ def test_photos_zoom_beside_the_video_and_camera_stops_after_the_call(
     own_server: Server, browser: Any, shots: Shots
 ) -> None:
     server = own_server
-    participant = queued_participant(browser, server, "3201014101900051", "081234567851")
+    participant = patient.queued_participant(browser, server, "3201014101900051", "081234567851")
     officer = staff_page(browser, server)
     officer.add_init_script(WATCH_CAMERAS)
     errors = journey.collect_errors(officer)
@@ -139,10 +139,10 @@ def test_camera_stops_when_the_officer_hangs_up(
     own_server: Server, browser: Any, shots: Shots
 ) -> None:
     server = own_server
-    participant = queued_participant(browser, server, "3201014101900052", "081234567852")
+    participant = patient.queued_participant(browser, server, "3201014101900052", "081234567852")
     officer = available_officer(browser, server)
     officer.add_init_script(WATCH_CAMERAS)
-    officer.evaluate(WATCH_CAMERAS)
+    officer.evaluate(f"() => {{ {WATCH_CAMERAS} }}")  # the page is already open
     accept(officer, participant)
     officer.wait_for_function("() => window.__streams.length > 0")
     assert officer.evaluate(LIVE_TRACKS) > 0

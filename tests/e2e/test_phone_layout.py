@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.e2e import journey
+from tests.e2e import journey, patient
 from tests.e2e.conftest import Server, Shots, dark_y4m, launch, run_server
 from tests.e2e.test_resume import accept, available_officer, reject_and_close
 
@@ -89,7 +89,7 @@ def test_precheck_start_button_in_view(
     nik, mobile = {"360x740": ("3201014101900031", "081234567831")}.get(
         phone, ("3201014101900032", "081234567832")
     )
-    token = journey.ready_participant(server.url, nik, mobile, "1990-01-01", "female")
+    token = patient.ready_participant(server.url, nik, mobile)
     page = phone_page(browser, server.url, PHONES[phone])
     errors = journey.collect_errors(page)
     journey.open_with_token(page, token)
@@ -112,9 +112,7 @@ def test_call_essentials_in_view_without_scrolling(
     own_server: Server, dark_browser: Any, shots: Shots, phone: str
 ) -> None:
     server, browser = own_server, dark_browser
-    token = journey.ready_participant(
-        server.url, "3201014101900033", "081234567833", "1990-01-01", "female"
-    )
+    token = patient.ready_participant(server.url, "3201014101900033", "081234567833")
     participant = phone_page(browser, server.url, PHONES[phone])
     errors = journey.collect_errors(participant)
     journey.open_with_token(participant, token)
