@@ -270,7 +270,7 @@ class AssistService:
             "comparison": comparison.as_dict(),
         }
 
-    async def summary(self, record_id: str, session_id: str | None) -> dict[str, Any]:
+    async def assist_summary(self, record_id: str, session_id: str | None) -> dict[str, Any]:
         """For the decision's evidence, the review and the webhook events: bands and checks,
         no embeddings and no full NIK."""
         panel = await self.readings(record_id, session_id)
