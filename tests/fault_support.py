@@ -87,6 +87,7 @@ class FaultRig:
         self.killed_at = 0.0
         self.up_at = 0.0
         self.loop_time = asyncio.get_running_loop().time
+        self.results: dict[str, float | BaseException] = {}  # by phase, see check_all
         self.timeline: list[str] = []  # set-up milestones, seconds since start, for the report
         self._t0 = self.loop_time()
 
@@ -226,10 +227,21 @@ class FaultRig:
                 await peer.close()
         elif case.phase == "decision":
             for kind in ("face", "ktp"):
-                shot = await case.peers[1].sio.call(
-                    "snapshot", {"kind": kind}, namespace="/media", timeout=20
-                )
-                assert shot.get("ok"), shot
+                await self._snapshot(case, kind)
+
+    async def _snapshot(self, case: Case, kind: str, timeout: float = 30) -> None:  # noqa: ASYNC109
+        """The officer takes a snapshot; on a busy machine the server may pause the video as
+        on a weak uplink (``video_paused``): the page then tries again once it is back."""
+        deadline = self.loop_time() + timeout
+        while True:
+            shot = await case.peers[1].sio.call(
+                "snapshot", {"kind": kind}, namespace="/media", timeout=20
+            )
+            if shot.get("ok"):
+                return
+            code = (shot.get("error") or {}).get("code")
+            assert code == "video_paused" and self.loop_time() < deadline, shot
+            await asyncio.sleep(0.5)
 
     async def _media_flowing(self, case: Case, timeout: float = 30) -> None:  # noqa: ASYNC109
         """Both sides receive video and the recording has reached the disk."""

@@ -20,13 +20,13 @@ import pytest
 import pytest_asyncio
 
 from tests.conftest import migrated_postgres
-from tests.fault_invariant import wait_for_invariant
+from tests.fault_invariant import check_all
 from tests.fault_support import DEPLOYMENTS, PHASES, FaultRig
 from videocall.adapters.migrate import upgrade
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.timeout(300),  # the first case of a deployment also pays for its set-up
+    pytest.mark.timeout(300),  # the first case of a deployment pays for its set-up and checks
     pytest.mark.asyncio(loop_scope="module"),
 ]
 logger = logging.getLogger(__name__)
@@ -73,8 +73,9 @@ async def deployment(
                 raise AssertionError(
                     f"{kind}: set-up failed: {exc!r}\ntimeline: {rig.timeline}\n{rig.logs()}"
                 ) from exc
-            outcome = await rig.settle_decision()
+            results, outcome = await asyncio.gather(check_all(rig), rig.settle_decision())
             rig.cases["decision"].notes.append(f"decision request: {outcome}")
+            rig.results = results
             yield rig
         finally:
             await rig.close()
@@ -82,8 +83,8 @@ async def deployment(
 
 @pytest.mark.parametrize("phase", PHASES)
 async def test_fault_sigkill_then_invariant_within_bound(deployment: FaultRig, phase: str) -> None:
-    case = deployment.cases[phase]
-    await wait_for_invariant(deployment, case)
-    took = asyncio.get_running_loop().time() - deployment.up_at
-    print(f"{deployment.kind}/{phase}: {case.outcome}, {took:.1f} s after up; {case.notes}")
+    case, result = deployment.cases[phase], deployment.results[phase]
+    if isinstance(result, BaseException):
+        raise result
+    print(f"{deployment.kind}/{phase}: {case.outcome}, {result:.1f} s after up; {case.notes}")
     print(f"{deployment.kind} timeline: {deployment.timeline}")
