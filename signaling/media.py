@@ -145,13 +145,16 @@ class MediaHub:
             ),
         }
 
-    async def close(self, call_id: str) -> None:
-        """Close the call's media here, or ask the process that hosts it and wait (at most
-        ``END_WAIT_SECONDS``) until it has stored the recording."""
+    async def close(self, call_id: str, *, wait: bool = False) -> None:
+        """Close the call's media here, or ask the process that hosts it (its media sweeper
+        closes it within a second); with ``wait``, wait (at most ``END_WAIT_SECONDS``) until it
+        has stored the recording."""
         if call_id in self.calls:
             await self.end(call_id)
-        elif self.control is not None:
+        elif self.control is not None and wait:
             await self.control.end_elsewhere(call_id, self.node_id)
+        elif self.control is not None:
+            await self.control.request_end(call_id)
 
     def hosted_here(self) -> frozenset[str]:
         return frozenset(self.calls)

@@ -149,7 +149,7 @@ class FakeMedia:
     async def ticket(self, call_id: str, side: str, node_id: str | None) -> dict[str, Any]:
         return {"token": f"{call_id}:{side}"}
 
-    async def close(self, call_id: str) -> None:
+    async def close(self, call_id: str, *, wait: bool = False) -> None:
         if call_id in self.hosted:
             self.hosted.discard(call_id)
             self.closed.append(call_id)

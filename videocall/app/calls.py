@@ -145,7 +145,7 @@ class CallService:
         """The officer's decision ends the call: hang up, and wait until the media is closed
         and its recording stored (it is evidence), wherever the media was hosted."""
         await self._apply(call_id, Hangup(Side.OFFICER), actor)
-        await self.media.close(call_id)
+        await self.media.close(call_id, wait=True)
 
     async def media_lost(self, call_id: str) -> bool:
         """The process hosting the call's media is gone: end it, participant to the head."""

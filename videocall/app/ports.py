@@ -151,8 +151,9 @@ class MediaPort(Protocol):
     async def ticket(self, call_id: str, side: str, node_id: str | None) -> dict[str, Any] | None:
         """What a side needs to connect its media (None when this deployment has no media)."""
 
-    async def close(self, call_id: str) -> None:
-        """Close the call's media and wait (bounded) until its recording is stored."""
+    async def close(self, call_id: str, *, wait: bool = False) -> None:
+        """Close the call's media: here, or by asking the process that hosts it. With ``wait``,
+        return only once the recording is stored (bounded): a decision rests on it."""
 
     def hosted_here(self) -> frozenset[str]:
         """The calls whose media this process holds open."""
