@@ -17,6 +17,8 @@ from aiohttp.test_utils import TestClient
 from tests.conftest import Participant
 from tests.integration.test_ops_log_scan import captured_logs
 from tests.support import SettableClock, make_nik, photo_bytes
+from videocall.handoff import Prefill, hash_code
+from web.handoff_links import links
 
 Client = TestClient[web.Request, web.Application]
 API_KEY = {"X-API-Key": "test-api-key"}
@@ -134,6 +136,9 @@ async def test_the_link_opens_at_the_records_step_with_the_apps_profile_fields(
     status, out = await exchange(client, code_of(link))
     assert status == 200, out
     assert (out["step"], out["prefill"]) == ("profile", profile)
+    # Personal data is not kept with a used link.
+    used = await links(client.app).get(hash_code(code_of(link)))
+    assert used is not None and used.used_at is not None and used.prefill == Prefill()
 
     # The person went on (profile and photos), then came back from the app: consent is next.
     auth = {"Authorization": f"Bearer {token}"}
