@@ -18,6 +18,8 @@ if an upgrade changes any of them):
   and ``packets_expected``), because the ``inbound-rtp`` stats entry of a receiver is keyed by
   receiver, not SSRC, and is overwritten by the RTX stream once retransmissions flow.
 - ``RTCRtpReceiver._send_rtcp_pli(media_ssrc)``: sends a PLI on the receiver's transport.
+- ``RTCRtpReceiver._send_rtcp_nack(media_ssrc, lost)``: wrapped per instance to ask for each
+  lost packet at most ``NACK_TRIES`` times, ``NACK_RETRY_S`` apart (``NackLimiter``).
 - ``RTCRtpSender._send_keyframe()``: what the sender calls on an incoming PLI/FIR; for
   pre-encoded packets it only sets an encoder flag, so we wrap it per instance.
 - ``RTCRtpSender._next_encoded_frame``: passes anything that is not an ``av.Frame`` to
@@ -231,6 +233,48 @@ class _TapQueue(queue.Queue[Any]):
             logger.exception("session %s: %s frame sink failed", self._session_id, self._kind)
 
 
+NACK_RETRY_S = 0.15  # a lost packet is asked for again at most this often ...
+NACK_TRIES = 3  # ... and this many times
+
+
+class NackLimiter:
+    """Asks for each lost packet a few times, spaced out, as browsers do.
+
+    aiortc's receiver NACKs *every* packet still missing (up to 128) whenever a new one goes
+    missing: on a capped uplink the retransmissions that answer it fill the bottleneck and cause
+    more loss (measured with bench/network.py: a 300 kbit/s cap lost 99 % of the video).
+    """
+
+    def __init__(self, now: Callable[[], float]) -> None:
+        self._now = now
+        self._asked: dict[int, tuple[float, int]] = {}  # seq -> (last asked, times)
+
+    def filter(self, lost: list[int]) -> list[int]:
+        now = self._now()
+        wanted = set(lost)
+        self._asked = {seq: v for seq, v in self._asked.items() if seq in wanted}
+        chosen = []
+        for seq in lost:
+            last, times = self._asked.get(seq, (float("-inf"), 0))
+            if times < NACK_TRIES and now - last >= NACK_RETRY_S:
+                self._asked[seq] = (now, times + 1)
+                chosen.append(seq)
+        return chosen
+
+
+def limit_nacks(receiver: RTCRtpReceiver, now: Callable[[], float]) -> None:
+    """Wrap a receiver's NACK sending with a ``NackLimiter`` (per instance)."""
+    original = receiver._send_rtcp_nack
+    limiter = NackLimiter(now)
+
+    async def send_nack(media_ssrc: int, lost: list[int]) -> None:
+        chosen = limiter.filter(lost)
+        if chosen:
+            await original(media_ssrc, chosen)
+
+    receiver._send_rtcp_nack = send_nack  # type: ignore[method-assign]
+
+
 def install_tap(receiver: RTCRtpReceiver, sink: FrameSink, session_id: str) -> None:
     """Route the receiver's encoded frames to ``sink`` instead of aiortc's decoder.
 
@@ -243,6 +287,7 @@ def install_tap(receiver: RTCRtpReceiver, sink: FrameSink, session_id: str) -> N
     setattr(receiver, _RECEIVER_QUEUE, _TapQueue(kind, sink, session_id))
     if kind == "video":
         use_marker_jitter_buffer(receiver)
+        limit_nacks(receiver, asyncio.get_running_loop().time)
 
 
 def media_ssrcs(receiver: RTCRtpReceiver) -> list[int]:

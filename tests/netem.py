@@ -10,7 +10,10 @@ cap and outages (``tc netem`` is not available on these machines).
     proxy.close()
 
 Every client source address gets its own upstream socket (a symmetric NAT), so the server sees
-the client as one peer-reflexive address and ICE, DTLS, RTP and RTCP all cross the proxy. Each
+the client as one peer-reflexive address and ICE, DTLS, RTP and RTCP all cross the proxy. The
+client's own candidates must not reach the server (rewrite them to a dead address, port 9):
+otherwise the server's checks find the client directly, the client learns the server as a
+peer-reflexive candidate and may nominate that pair, and the proxy is bypassed. Each
 direction counts what it received, dropped and delivered. It runs on the event loop: one
 ``call_later`` per delayed packet, nothing else.
 """
