@@ -8,7 +8,12 @@ from alembic import context
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 
+# Every module that declares tables on the shared metadata, so that autogenerate and
+# ``alembic check`` compare the whole schema.
+import videocall.adapters.sql_assist
+import videocall.adapters.sql_handoff  # noqa: F401
 from videocall.adapters.db import make_engine, metadata
+from videocall.settings import Settings
 
 config = context.config
 
@@ -17,8 +22,6 @@ def _url() -> str:
     url = config.attributes.get("database_url") or config.get_main_option("sqlalchemy.url")
     if url:
         return str(url)
-    from videocall.settings import Settings
-
     return Settings().effective_database_url
 
 
