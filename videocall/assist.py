@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -104,34 +105,41 @@ class AssistService:
         self.clock, self.jobs, self.snapshots_dir = clock, jobs, snapshots_dir
         self._tasks: set[asyncio.Task[None]] = set()
         self._in_flight: set[tuple[str, str]] = set()  # (record, subject) being analysed here
+        self._again: dict[tuple[str, str], Callable[[], Awaitable[None]]] = {}
         self._closed = False
 
     # -- background analysis ---------------------------------------------------------------
 
     def schedule(self, record_id: str, kind: str) -> None:
         """Analyse the record's current ``kind`` document in the background."""
-        self._spawn(self.analyse_document(record_id, kind), (record_id, kind))
+        self._spawn((record_id, kind), lambda: self.analyse_document(record_id, kind))
 
-    def _spawn(self, job: Any, key: tuple[str, str]) -> None:
-        """Start ``job`` unless this process is closing or analysing the same subject already
-        (the store's ``start`` keeps other processes from doing the same version twice)."""
-        if self._closed or key in self._in_flight:
-            job.close()
+    def _spawn(self, key: tuple[str, str], make_job: Callable[[], Awaitable[None]]) -> None:
+        """Start the job unless this process is closing. One job per subject at a time: asked
+        again meanwhile (a newer upload), it runs once more after (the store's ``start`` keeps
+        other processes from doing the same version twice)."""
+        if self._closed:
+            return
+        if key in self._in_flight:
+            self._again[key] = make_job
             return
         self._in_flight.add(key)
-        task = asyncio.get_running_loop().create_task(self._guarded(job))
+        task = asyncio.get_running_loop().create_task(self._guarded(make_job))
         self._tasks.add(task)
 
         def done(finished: asyncio.Task[None]) -> None:
             self._tasks.discard(finished)
             self._in_flight.discard(key)
+            again = self._again.pop(key, None)
+            if again is not None and not finished.cancelled():
+                self._spawn(key, again)
 
         task.add_done_callback(done)
 
     @staticmethod
-    async def _guarded(job: Any) -> None:
+    async def _guarded(make_job: Callable[[], Awaitable[None]]) -> None:
         try:
-            await job
+            await make_job()  # made here: a task cancelled before it starts leaves no coroutine
         except asyncio.CancelledError:
             raise
         except Exception:  # a background aid: log it, never take the server down
@@ -227,7 +235,8 @@ class AssistService:
             if row is None:
                 subject = f"snapshot:{name}"
                 self._spawn(
-                    self.analyse_snapshot(record_id, session_id, name), (record_id, subject)
+                    (record_id, subject),
+                    partial(self.analyse_snapshot, record_id, session_id, name),
                 )
             out.append((name, _faces(row)))
         return out

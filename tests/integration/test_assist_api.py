@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import json
 from datetime import date
 from typing import Any
 
@@ -19,6 +20,7 @@ from tests.integration.outcomes_support import Staff, app_database, app_of, make
 from tests.support import SettableClock
 from videocall.accounts import Role
 from web import keys
+from web.assist_api import ASSIST
 
 BIRTH = date(1990, 8, 17)
 PHOTO = Variant(angle=3.0, width=1100, blur=0.3, quality=85, brightness=1.0, shadow=0.1)
@@ -163,3 +165,10 @@ async def test_officer_sees_readings_and_face_scores_of_the_call(
     assert status == 200 and by_record["faces"] == call["faces"]
     resp = await p.client.get(f"/api/records/{p.record_id}/assist", headers=p.auth)
     assert resp.status == 401
+
+    # What the decision's evidence, the review and the webhooks carry: bands, no embeddings,
+    # no NIK.
+    summary = await app[ASSIST].assist_summary(p.record_id, session.id)
+    assert summary["ktp"]["comparison"]["nik"] == "match"
+    assert summary["faces"] == call["faces"]
+    assert p.nik not in json.dumps(summary) and "embedding" not in json.dumps(summary)

@@ -74,12 +74,12 @@ def _rgb(image: Image.Image) -> tuple[np.ndarray, float]:
 
 
 def faces_in_image(image: Image.Image, *, want: int = 1) -> list[Face]:
-    """Faces in a picture, largest first. Looks harder (upsampled twice) when it finds fewer
-    than ``want``: the KTP's photo in a selfie is small."""
+    """Faces in a picture, largest first. Looks harder (upsampled twice) when it finds some but
+    fewer than ``want``: the KTP's photo beside the face in a selfie is small."""
     pixels, scale = _rgb(image)
     models = _models()
     rects = list(models.detector(pixels, 1))
-    if len(rects) < want:
+    if 0 < len(rects) < want:
         rects = list(models.detector(pixels, 2))
     rects.sort(key=lambda r: r.area(), reverse=True)
     faces = []
