@@ -54,6 +54,7 @@ logger = logging.getLogger("server")
 
 MEDIA_HUB = web.AppKey("media_hub", MediaHub)
 CLUSTER = web.AppKey("cluster", Cluster)
+RECONCILER = web.AppKey("reconciler", Reconciler)
 # Grace windows end within a second; officers' wait times refresh every 15 s.
 DESK_SWEEP_SECONDS = 1.0
 VIEW_REFRESH_SECONDS = 15.0
@@ -136,11 +137,12 @@ def _calls_ctx(sio: socketio.AsyncServer) -> Any:
             clock=clock,
         )
         app[MEDIA_HUB], app[CLUSTER], app[keys.CALLS], app[keys.DESK] = hub, cluster, calls, desk
+        app[RECONCILER] = reconciler
         _register_namespaces(app, sio, desk, hub)
         metrics = app.get(METRICS)
         if metrics is not None:
             metrics.on_collect(queue_collector(metrics, store.snapshot, clock.now))
-        cluster.on_node_lost.append(desk.node_lost)
+        cluster.on_node_lost.append(reconciler.node_lost)
         resubscribed = getattr(sio.manager, "on_resubscribed", None)
         if resubscribed is not None:
             resubscribed.append(desk.resync)

@@ -14,6 +14,7 @@ import socketio
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from server import RECONCILER
 from tests.conftest import Participant
 from tests.support import REDIS_URL, SettableClock
 from videocall.accounts import Account, Role
@@ -486,7 +487,7 @@ async def test_connections_on_a_lost_node_start_their_grace_window(world: World)
     await officer.call("set_presence", {"presence": "available"})
     desk = world.app[DESK]
     # Every socket of this test is on this process: losing its node is losing them all.
-    await desk.node_lost(NodeInfo(desk.node_id, "", 0, 0.0, False, 0.0))
+    await world.app[RECONCILER].node_lost(NodeInfo(desk.node_id, "", 0, 0.0, False, 0.0))
     assert await desk.store.officer_presence(account.id) == "away"
     entry = await desk.store.entry(person.record_id)
     assert entry is not None and not entry.connected
@@ -573,7 +574,7 @@ async def test_a_lost_media_node_requeues_at_the_head(world: World) -> None:
     assert row.node  # placed on a node of the cluster
     await p2.next("queue_status", lambda s: s["position"] == 1)
     p2.events.clear()
-    await world.app[DESK].node_lost(NodeInfo(row.node, "", 0, 0.0, False, 0.0))
+    await world.app[RECONCILER].node_lost(NodeInfo(row.node, "", 0, 0.0, False, 0.0))
     ended = await p1.next("call_ended")
     assert (ended["reason"], ended["requeued"]) == ("interrupted", True)
     await officer.next("presence", lambda p: p["presence"] == "available")

@@ -28,6 +28,7 @@ from videocall.app.recovery import Reconciler
 from videocall.errors import Conflict, NotAllowed, ValidationError
 from videocall.hours import ServiceHours
 from videocall.outcomes import ChecklistItem, Decision, Result
+from videocall.placement import NodeInfo
 from videocall.presence import Presence
 from videocall.queue import ParticipantCard, QueueConfig
 from videocall.sessions import SessionConfig
@@ -257,3 +258,15 @@ async def test_every_call_reaches_a_terminal_state_on_every_road(w: Desk) -> Non
         assert (call_id, w.sessions.rows[call_id].state) == (call_id, state)
         assert await w.store.get_call(call_id) is None
     assert await w.sessions.open_sessions() == []
+
+
+async def test_a_dead_node_claimed_by_a_survivor_ends_its_calls(w: Desk) -> None:
+    call_id, record_id = await w.paired()
+    w.recordings.found[call_id] = {"segments": [{"sha256": "c" * 64}], "gaps_s": []}
+    w.media.hosted.discard(call_id)  # its media was on the dead node
+    await w.reconciler.node_lost(NodeInfo("node-a", "", 1, 0.0, False, 0.0))
+    entry = await w.store.entry(record_id)
+    assert entry is not None and entry.lane.value == "priority"  # our fault: back at the head
+    assert w.sessions.rows[call_id].state == "interrupted"
+    assert w.sessions.rows[call_id].recording == w.recordings.found[call_id]
+    assert w.notifier.events("officer", "call_ended")[-1]["requeued"] is True

@@ -23,7 +23,6 @@ from videocall.app.ports import CallSessions, Journal, Notifier, Placement
 from videocall.clock import Clock
 from videocall.errors import Conflict, NotAllowed, NotFound
 from videocall.hours import OutsideServiceHours, ServiceHours, ensure_open
-from videocall.placement import NodeInfo
 from videocall.ports import RecordRepository
 from videocall.presence import Presence
 from videocall.queue import (
@@ -302,15 +301,6 @@ class DeskService:
         return statuses
 
     # -- faults ---------------------------------------------------------------------------
-
-    async def node_lost(self, node: NodeInfo) -> None:
-        """A dead node's calls end at once (their participants go back to the head), and
-        whoever was connected only through it starts their grace window."""
-        for row in await self.sessions.open_on_node(node.node_id):
-            if await self.calls.media_lost(row.id):
-                logger.warning("call %s: media node %s lost, participant requeued", row.id, node)
-                await self.calls.note_lost_node(row.record_id, row.id, node.node_id)
-        await self.connections_lost(node.node_id)
 
     async def connections_lost(self, node_id: str) -> None:
         for who in await self.store.drop_node_connections(node_id):

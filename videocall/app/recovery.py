@@ -6,6 +6,8 @@ The SQL session is the truth that outlives processes; the queue store holds the 
 - **This node restarted.** Whatever its previous incarnation owned is lost at once (not after
   the node timeout): its people's sockets, and the calls whose media it hosted. With the
   in-process store (embedded default) every open call was this process's.
+- **Another node died** (silent for ``NODE_TTL_SECONDS``, claimed by this one): its calls end and
+  its people's sockets count as gone.
 - **A call open in SQL that the store no longer knows** (the store was lost, or a process died
   between the store's change and the SQL write): seen twice in a row, ``SWEEP_SECONDS`` apart,
   it ends as interrupted. The two sightings leave an ordinary end time to reach SQL.
@@ -26,6 +28,7 @@ from videocall.app.desk import DeskService
 from videocall.app.ports import CallSessionRow, CallSessions, Notifier, RecordingRecovery
 from videocall.clock import Clock
 from videocall.errors import VideoCallError
+from videocall.placement import NodeInfo
 from videocall.queue import QueueStore
 
 logger = logging.getLogger(__name__)
@@ -68,6 +71,14 @@ class Reconciler:
         if ended:
             logger.warning("recovery: %d call(s) of a previous incarnation ended", ended)
         return ended
+
+    async def node_lost(self, node: NodeInfo) -> None:
+        """A dead node (claimed by this one): its calls end at once, participants back at the
+        head, and whoever was connected only through it starts their grace window."""
+        for row in await self.sessions.open_on_node(node.node_id):
+            await self.end_lost(row, reason="node_lost")
+            await self.calls.note_lost_node(row.record_id, row.id, node.node_id)
+        await self.desk.connections_lost(node.node_id)
 
     async def sweep(self) -> None:
         """Calls open in SQL that the store does not know, seen on two sweeps in a row."""
