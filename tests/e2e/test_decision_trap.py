@@ -16,7 +16,7 @@ import pytest
 from playwright.sync_api import expect
 
 from tests.e2e import journey, patient
-from tests.e2e.conftest import Server, Shots, run_server
+from tests.e2e.conftest import OFFICER, Server, Shots, run_server
 from tests.e2e.test_full_call import video_is_playing
 from tests.e2e.test_phone_layout import dark_browser
 from tests.e2e.test_resume import (
@@ -24,6 +24,7 @@ from tests.e2e.test_resume import (
     available_officer,
     reject_and_close,
 )
+from tests.e2e.test_staff_pages import log_in
 
 pytestmark = [
     pytest.mark.e2e,
@@ -90,6 +91,10 @@ def test_decision_trap_keeps_the_call_then_the_undecided_call_waits_on_the_desk(
     undecided = officer.locator("#undecided-list tr")
     expect(undecided).to_have_count(1, timeout=10000)
     expect(undecided.first).to_contain_text("Peserta Uji")
+    # ... and after logging out and in again.
+    officer.locator("#logout").click()
+    log_in(officer, *OFFICER)
+    expect(officer.locator("#undecided-list tr")).to_have_count(1, timeout=10000)
     officer.locator("#presence-available").check()
     expect(officer.locator("#desk-count")).to_have_text("1", timeout=10000)
     officer.locator("#accept-next").click()
