@@ -9,7 +9,8 @@ impairment for S seconds (the outage for 5 s), then 8 s clean. Reported per scen
 
 - ``first_hint_s``: impairment start -> the first hint the participant is sent;
 - ``delivered``: share of the participant's video frames sent during the impairment that reached
-  the officer (identified by their bytes: forwarding does not change them);
+  the officer (identified by their bytes: forwarding does not change them); ``audio_delivered``
+  the same for audio packets, by count;
 - ``recovery_s`` (outage): outage end -> the first officer frame sent after it, which is the
   keyframe the forwarded PLI asked for (``keyframes_after``: keyframes the sender was asked for);
 - ``paused``: whether the weak-uplink rule switched the call to audio and for how long;
@@ -166,12 +167,21 @@ def _report(
         "first_hint_s": None if first_hint is None else round(first_hint, 2),
         "hints": sorted({e.hint for _, s, e in hints if s == "participant" and e.hint}),
         "delivered": None if delivered is None else round(delivered, 3),
+        "audio_delivered": _audio_delivered(participant, officer, start, end),
         "recovery_s": round(min(after) - end, 2) if after else None,
         "keyframes_after": participant.video.keyframes_sent - keys_before,
         "paused_s": [[round(a, 1), round(b, 1)] for a, b in pauses],
         "proxy_dropped": proxy.up_counters.dropped,
         "recording": _recording(summary),
     }
+
+
+def _audio_delivered(participant: Peer, officer: Peer, start: float, end: float) -> float | None:
+    """Share of the participant's audio packets of the window that reached the officer (by
+    count: audio packets are not identified one by one)."""
+    sent = sum(1 for t in participant.audio.sent_at if start <= t < end)
+    got = sum(1 for t in officer.audio_in.arrivals if start <= t < end + 0.3)
+    return round(min(1.0, got / sent), 3) if sent else None
 
 
 def loop_kbps(loop: VideoLoop) -> float:
