@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from videocall.clock import Clock
+from videocall.errors import Unavailable
 from videocall.faces import Face, FaceScore, compare_all
 from videocall.ktp import KtpFields, Registered, compare
 from videocall.nik import Sex, mask_nik
@@ -145,13 +146,18 @@ class AssistService:
         except Exception:  # a background aid: log it, never take the server down
             logger.exception("assist analysis failed")
 
-    async def _run(self, fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any]:
+    async def _run(self, fn: Callable[..., dict[str, Any]], *args: Any) -> dict[str, Any] | None:
+        """The job's result; None when the pool refused it or lost its worker (the reading stays
+        pending and is made again after ``STALE_AFTER``); a failing job is a result."""
         try:
             return await self.pool.run(fn, *args)
         except asyncio.CancelledError:
             raise
-        except Exception as exc:  # busy pool, a dead worker: a result ("unavailable"), not a crash
-            logger.warning("assist analysis not done: %s", type(exc).__name__)
+        except Unavailable:
+            logger.warning("assist analysis postponed: the CPU pool is busy")
+            return None
+        except Exception as exc:
+            logger.warning("assist analysis failed: %s", type(exc).__name__)
             return {"faces": None, "unavailable": type(exc).__name__}
 
     async def analyse_document(self, record_id: str, kind: str) -> None:
@@ -163,6 +169,8 @@ class AssistService:
             return
         data = await self.blobs.get(doc.sha256)
         result = await self._run(self.jobs.document, kind, data, self.clock.now().date())
+        if result is None:
+            return
         await self.store.finish(record_id, kind, doc.sha256, result, self.clock.now())
         logger.info("assist: %s of record %s analysed", kind, record_id)
 
@@ -172,6 +180,8 @@ class AssistService:
             return
         path = self.snapshots_dir / Path(name).name  # a bare file name, never a path
         result = await self._run(self.jobs.snapshot, str(path))
+        if result is None:
+            return
         await self.store.finish(record_id, subject, name, result, self.clock.now())
 
     async def close(self) -> None:

@@ -5,9 +5,8 @@ shared CPU pool; these routes only read what is stored.
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 from aiohttp import web
@@ -16,7 +15,6 @@ from pydantic import BaseModel
 from videocall.adapters.assist_jobs import analyse_document, analyse_snapshot
 from videocall.adapters.sql_assist import SqlAssistReadings
 from videocall.assist import AssistService, Jobs
-from videocall.ports import CpuPool
 from videocall.records import DocumentKind
 from web import keys
 from web.api_records import api
@@ -58,33 +56,12 @@ class CurrentAssistOut(BaseModel):
     call: AssistOut | None
 
 
-class ThreadCpuPool:
-    """Stand-in ``CpuPool`` while the app has none (``keys.CPU_POOL``): a bounded thread pool.
-    dlib keeps the GIL for parts of a face comparison, so the shared process pool is better."""
-
-    def __init__(self, workers: int = 1) -> None:
-        self._slots = asyncio.Semaphore(workers)
-
-    async def run(self, fn: Callable[..., Any], /, *args: Any) -> Any:
-        async with self._slots:
-            return await asyncio.to_thread(fn, *args)
-
-
-def _pool(app: web.Application) -> CpuPool:
-    key = getattr(keys, "CPU_POOL", None)
-    if key is not None and key in app:
-        pool: CpuPool = app[key]
-        return pool
-    logger.warning("no shared CPU pool on the app: officer assist uses its own thread")
-    return ThreadCpuPool()
-
-
 async def _assist_ctx(app: web.Application) -> AsyncIterator[None]:
     service = AssistService(
         SqlAssistReadings(app[keys.DATABASE]),
         app[keys.RECORDS],
         app[keys.BLOBS],
-        _pool(app),
+        app[keys.CPU_POOL],  # worker processes: dlib keeps the GIL while it works
         app[keys.CLOCK],
         Jobs(document=analyse_document, snapshot=analyse_snapshot),
         app[keys.SETTINGS].snapshots_dir,

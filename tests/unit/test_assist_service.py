@@ -11,6 +11,7 @@ from typing import Any
 
 from tests.support import SettableClock
 from videocall.assist import AssistService, Jobs
+from videocall.errors import Unavailable
 from videocall.nik import Sex
 from videocall.ports import StoredDocument
 from videocall.records import DocumentKind
@@ -89,7 +90,11 @@ class FakeBlobs:
 
 
 class InlinePool:
+    busy = False
+
     async def run(self, fn: Any, /, *args: Any) -> Any:
+        if self.busy:
+            raise Unavailable("the server is busy", code="server_busy")
         return fn(*args)
 
 
@@ -113,14 +118,16 @@ def fake_snapshot(path: str) -> dict[str, Any]:
     return {"faces": [{"box": [0, 0, 50, 50], "embedding": embedding(0.9)}]}
 
 
-def make() -> tuple[AssistService, FakeStore, FakeRecords, SettableClock]:
+def make(
+    pool: InlinePool | None = None,
+) -> tuple[AssistService, FakeStore, FakeRecords, SettableClock]:
     clock = SettableClock()
     store, records = FakeStore(), FakeRecords(clock)
     service = AssistService(
         store,
         records,  # type: ignore[arg-type]
         FakeBlobs(),  # type: ignore[arg-type]
-        InlinePool(),
+        pool or InlinePool(),
         clock,
         Jobs(document=fake_document, snapshot=fake_snapshot),
         Path("/nowhere"),
@@ -172,6 +179,22 @@ async def test_a_failing_job_is_a_result_not_a_crash() -> None:
     assert (await service.participant_verdict("r1"))["ktp"]["nik"] == "unreadable"
     panel = await service.readings("r1")
     assert panel["ktp"] == {"status": "done", "readable": False, "comparison": None, "read": None}
+    await service.close()
+
+
+async def test_a_busy_pool_postpones_the_reading() -> None:
+    pool = InlinePool()
+    pool.busy = True
+    service, _store, records, clock = make(pool)
+    records.upload("ktp", f"nik:{NIK}")
+    service.schedule("r1", "ktp")
+    await service.idle()
+    assert (await service.participant_verdict("r1"))["ktp"]["status"] == "pending"
+    pool.busy = False
+    clock.advance(600)
+    await service.participant_verdict("r1")  # looking again starts it again
+    await service.idle()
+    assert (await service.participant_verdict("r1"))["ktp"]["nik"] == "match"
     await service.close()
 
 
