@@ -121,11 +121,13 @@ def test_undecided_calls_released_or_decided_by_a_supervisor(
     # The participant waits on their phone, told the decision is pending.
     phone = journey.new_mobile_page(browser, server.url)
     phone_errors = journey.collect_errors(phone)
-    journey.open_with_token(phone, token_a, "/status")
+    # Opening the home page lands on the status page, not on the (ended) call.
+    journey.open_with_token(phone, token_a, "/")
+    expect(phone.locator("body")).to_have_attribute("data-step", "result")
     expect(phone.locator("#result-state")).to_have_attribute("data-state", "in_call")
-    # TEMP-CALL-STATUS expect(phone.locator("#result-state")).to_have_attribute(
-    #     "data-call-status", "awaiting_decision"
-    # )
+    expect(phone.locator("#result-state")).to_have_attribute(
+        "data-call-status", "awaiting_decision"
+    )
     expect(phone.locator("#result-state")).to_have_text(
         "Panggilan selesai — menunggu keputusan petugas"
     )
