@@ -170,7 +170,7 @@ def read_ktp(data: bytes, today: date) -> KtpRead:
             for line in lines
             if line[0].upper().replace(" ", "").startswith(("NIK", "N1K", "NlK"))
         ][:2]
-    except (RuntimeError, pytesseract.TesseractError) as exc:  # timeout or a Tesseract failure
+    except (RuntimeError, OSError, pytesseract.TesseractError) as exc:  # timeout, not installed
         logger.warning("ktp ocr failed: %s", type(exc).__name__)
         return KtpRead(KtpFields(), (), skew)
     texts = [text for text, _, _ in lines]
