@@ -108,6 +108,7 @@ def _layers() -> tuple[list[AppPlugin], list[AppPlugin]]:
     import web.assist_api  # officer assist: routes on the registry, background analysis
     import web.dashboard_api
     import web.evidence_api
+    import web.evidence_bundle_api  # evidence bundles, personal-data rights (issue 18)
     import web.handoff_api  # hand-off links: API routes on the registry, /r/{code} page
     import web.housekeeping
     import web.limits_mw
@@ -125,6 +126,7 @@ def _layers() -> tuple[list[AppPlugin], list[AppPlugin]]:
     ], [
         web.outcomes_api.install,
         web.evidence_api.install,
+        web.evidence_bundle_api.install,
         web.dashboard_api.install,
         web.handoff_api.install,
         web.assist_api.install,

@@ -11,7 +11,8 @@ from sqlalchemy.engine import Connection
 # Every module that declares tables on the shared metadata, so that autogenerate and
 # ``alembic check`` compare the whole schema.
 import videocall.adapters.sql_assist
-import videocall.adapters.sql_handoff  # noqa: F401
+import videocall.adapters.sql_handoff
+import videocall.adapters.sql_privacy  # noqa: F401
 from videocall.adapters.db import make_engine, metadata
 from videocall.settings import Settings
 
