@@ -2,7 +2,8 @@
 
 Every encoded frame is decoded (a VP8/H.264 decoder needs the inter frames since the last
 keyframe), but only one frame per ``1 / sample_fps`` seconds of *media time* is converted to
-grey and measured, so the cost of analysis does not grow with the sender's frame rate. The
+BT.601 luma (through RGB, as a browser shows it: ``luma``) and measured, so the cost of analysis
+does not grow with the sender's frame rate. The
 latest decoded frame is kept for snapshots. Results go back to the event loop through
 ``loop.call_soon_threadsafe``; the thread never touches loop state.
 """
