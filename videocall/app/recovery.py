@@ -76,8 +76,7 @@ class Reconciler:
         """A dead node (claimed by this one): its calls end at once, participants back at the
         head, and whoever was connected only through it starts their grace window."""
         for row in await self.sessions.open_on_node(node.node_id):
-            await self.end_lost(row, reason="node_lost")
-            await self.calls.note_lost_node(row.record_id, row.id, node.node_id)
+            await self.end_lost(row, reason="node_lost", node=node.node_id)
         await self.desk.connections_lost(node.node_id)
 
     async def sweep(self) -> None:
@@ -93,12 +92,14 @@ class Reconciler:
                 suspects.add(row.id)
         self._suspects = suspects
 
-    async def end_lost(self, row: CallSessionRow, *, reason: str) -> None:
+    async def end_lost(self, row: CallSessionRow, *, reason: str, node: str | None = None) -> None:
         """End a call whose media is gone; register what it recorded."""
         if await self.calls.media_lost(row.id):
             logger.warning("call %s: media lost (%s), participant requeued", row.id, reason)
         else:
             await self._end_orphan(row, reason)
+        if node is not None:
+            await self.calls.note_lost_node(row.record_id, row.id, node)
         await self.register_recording(row.id)
         await self.desk.officer_changed(row.officer_id)
 
