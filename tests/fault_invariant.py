@@ -210,6 +210,11 @@ async def _officer(case: Case, kind: str, sid: str | None) -> list[str]:
         p.append(f"officer stuck: presence {presence!r}, call {call}")
     if (kind == "awaiting") != (sid in undecided):
         p.append(f"officer's presence answer lists undecided {sorted(undecided)} ({kind})")
+    # Exactly one place: in the queue officers see if and only if waiting.
+    entries = (answer.get("queue") or {}).get("entries") or []
+    queued = case.person.record_id in {e.get("record_id") for e in entries}
+    if queued != (kind == "waiting"):
+        p.append(f"participant is {kind} but {'' if queued else 'not '}in the officers' queue")
     return p
 
 
