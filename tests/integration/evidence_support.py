@@ -34,7 +34,21 @@ class DecidedCall:
     participant: Any
 
 
-async def decided_call(client: Any, participant_factory: Any, clock: Any) -> DecidedCall:
+async def to_ready(p: Any, seed: int) -> None:
+    """The journey with photos of this participant's own (a shared photo file is kept while
+    another record uses it)."""
+    await p.register()
+    assert (await p.profile()).status == 200
+    for i, kind in enumerate(("ktp", "selfie_with_ktp", "face")):
+        resp = await p.upload(kind, photo_bytes(seed=seed + i))
+        assert resp.status == 200, await resp.text()
+    resp = await p.client.post("/api/me/consent", headers=p.auth)
+    assert resp.status == 200, await resp.text()
+
+
+async def decided_call(
+    client: Any, participant_factory: Any, clock: Any, seed: int = 0
+) -> DecidedCall:
     """A participant through the journey, a call with media files, approved by the officer."""
     app = app_of(client)
     database = app_database(client)
@@ -46,7 +60,7 @@ async def decided_call(client: Any, participant_factory: Any, clock: Any) -> Dec
         client, database, await make_account(database, Role.SUPERVISOR, now), now
     )
     p = participant_factory()
-    await p.to_ready()
+    await to_ready(p, seed)
     sid = await start_call(app[keys.SESSIONS], p.record_id, officer.account, now)
     settings = app[keys.SETTINGS]
     settings.recordings_dir.mkdir(parents=True, exist_ok=True)

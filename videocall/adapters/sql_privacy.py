@@ -203,6 +203,7 @@ class SqlPrivacy:
         """Approve and delete; Conflict while the record's call is live or awaits a decision."""
         current = await self.get(request_id)
         async with self.db.begin() as conn, self.records.edit_on(conn, current.record_id) as record:
+            await self._check_open(conn, request_id)  # before any file goes
             deleted = await self._delete(conn, record.id)
             await self._close(conn, request_id, DeletionStatus.DONE, actor, now, None, deleted)
             reduce_record(record, actor=actor, now=now, request_id=request_id, deleted=deleted)
@@ -219,8 +220,7 @@ class SqlPrivacy:
         deleted: dict[str, int] | None,
     ) -> None:
         T = deletion_requests
-        row = (await conn.execute(T.select().where(T.c.id == request_id))).one()
-        check_pending(DeletionStatus(row.status))
+        await self._check_open(conn, request_id)
         await conn.execute(
             T.update()
             .where(T.c.id == request_id)
@@ -232,6 +232,11 @@ class SqlPrivacy:
                 deleted=deleted,
             )
         )
+
+    async def _check_open(self, conn: AsyncConnection, request_id: str) -> None:
+        T = deletion_requests
+        status = await conn.scalar(sa.select(T.c.status).where(T.c.id == request_id))
+        check_pending(DeletionStatus(status))
 
     async def _delete(self, conn: AsyncConnection, record_id: str) -> dict[str, int]:
         S = db.call_sessions
