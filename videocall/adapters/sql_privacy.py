@@ -236,7 +236,9 @@ class SqlPrivacy:
     async def _check_open(self, conn: AsyncConnection, request_id: str) -> None:
         T = deletion_requests
         status = await conn.scalar(sa.select(T.c.status).where(T.c.id == request_id))
-        check_pending(DeletionStatus(status))
+        if status is None:
+            raise NotFound("no such deletion request", code="deletion_request_not_found")
+        check_pending(DeletionStatus(str(status)))
 
     async def _delete(self, conn: AsyncConnection, record_id: str) -> dict[str, int]:
         S = db.call_sessions
