@@ -66,7 +66,7 @@ def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Applica
 
 
 def _install_calls(app: web.Application) -> None:
-    sio = signaling.install.install(app, app[keys.SETTINGS])
+    sio = signaling.install.install(app, app[keys.SETTINGS], app[keys.CLOCK])
     app.cleanup_ctx.append(_calls_ctx(sio))
     app.on_shutdown.append(_drain_on_shutdown)
 

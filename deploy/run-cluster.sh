@@ -31,6 +31,13 @@ if [ -z "${TURN_URLS:-}" ] && [ "$TURN_PORT" != 0 ] && command -v turnserver >/d
   pids+=($!)
   echo "coturn: turn:127.0.0.1:$TURN_PORT (udp, tcp; pid $!)"
 fi
+# A page loaded through nginx (or from one node) opens /media on whichever node hosts the call:
+# every node accepts the origins of all of them and of the proxy (PUBLIC_ORIGINS).
+if [ -z "${PUBLIC_ORIGINS:-}" ]; then
+  origins="${PROXY_ORIGIN:-http://127.0.0.1:8080}"  # the proxy, e.g. https://verify.example.id
+  for i in $(seq 0 $((N - 1))); do origins="$origins,http://127.0.0.1:$((FIRST_PORT + i))"; done
+  export PUBLIC_ORIGINS="$origins"
+fi
 for i in $(seq 0 $((N - 1))); do
   port=$((FIRST_PORT + i))
   NODE_ID="node-$port" PUBLIC_URL="http://127.0.0.1:$port" \

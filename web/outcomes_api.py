@@ -57,6 +57,7 @@ class DecisionOut(BaseModel):
     session_id: str
     record_id: str
     officer_id: str
+    officer_name: str | None = None
     result: str
     reasons: list[str]
     checklist: dict[str, bool]
@@ -79,6 +80,7 @@ class UndecidedItemOut(BaseModel):
     session_id: str
     record_id: str
     officer_id: str
+    officer_name: str | None
     full_name: str | None
     connected_at: str | None
     ended_at: str
@@ -267,11 +269,13 @@ async def get_session(request: web.Request) -> web.Response:
         raise NotAllowed("this is another officer's call", code="not_your_call")
     record = await app[keys.RECORDS].get(session.record_id)
     try:
-        decision = DecisionOut(
-            **(await app[keys.OUTCOMES].decision_for_session(session.id)).public()
-        )
+        stored = await app[keys.OUTCOMES].decision_for_session(session.id)
     except NotFound:
         decision = None
+    else:
+        decider = await app[keys.ACCOUNTS].get(stored.officer_id)
+        name = decider.display_name if decider is not None else None
+        decision = DecisionOut(**stored.public(), officer_name=name)
     out = SessionEvidenceOut(
         session=session.public(),
         record_state=record.state.value,

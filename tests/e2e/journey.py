@@ -74,7 +74,7 @@ def api(base_url: str, method: str, path: str, body: Any = None, token: str = ""
     if token:
         headers["Authorization"] = f"Bearer {token}"
     req = urllib.request.Request(base_url + path, data=data, method=method, headers=headers)
-    with urllib.request.urlopen(req, timeout=10) as response:
+    with urllib.request.urlopen(req, timeout=60) as response:
         return json.loads(response.read() or b"null")
 
 

@@ -134,8 +134,10 @@ class SqlCallSessions:
                 S.c.connected_at,
                 S.c.ended_at,
                 db.records.c.full_name,
+                db.accounts.c.display_name,
             )
             .join(db.records, db.records.c.id == S.c.record_id)
+            .outerjoin(db.accounts, db.accounts.c.id == S.c.officer_id)
             .where(S.c.state == "awaiting_decision")
             .order_by(S.c.ended_at.asc())
         )
@@ -146,7 +148,15 @@ class SqlCallSessions:
         async with self.db.connect() as conn:
             rows = (await conn.execute(query)).all()
         return [
-            UndecidedRow(r.id, r.record_id, r.officer_id, r.full_name, r.connected_at, r.ended_at)
+            UndecidedRow(
+                r.id,
+                r.record_id,
+                r.officer_id,
+                r.full_name,
+                r.connected_at,
+                r.ended_at,
+                r.display_name,
+            )
             for r in rows
         ]
 

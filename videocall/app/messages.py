@@ -100,6 +100,7 @@ def undecided_item(row: UndecidedRow, *, stale: bool) -> dict[str, Any]:
         "session_id": row.session_id,
         "record_id": row.record_id,
         "officer_id": row.officer_id,
+        "officer_name": row.officer_name,
         "full_name": row.full_name,
         "connected_at": _iso(row.connected_at),
         "ended_at": row.ended_at.isoformat(),

@@ -57,6 +57,7 @@ class UndecidedRow:
     full_name: str | None
     connected_at: datetime | None
     ended_at: datetime
+    officer_name: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
