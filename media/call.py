@@ -59,7 +59,14 @@ from media.call_model import (
     SideQuality,
     other,
 )
-from media.codecs import answered_video, describe, parse_offer, preferred_codecs, same_format
+from media.codecs import (
+    answered_video,
+    describe,
+    mismatch,
+    parse_offer,
+    preferred_codecs,
+    same_format,
+)
 from media.rtc_forward import (
     EncodedFrame,
     ForwardTrack,
@@ -170,7 +177,11 @@ class MediaCall:
             follow = self._video_format(other(side))
             if follow is not None and offer.video:
                 if not any(same_format(follow, c) for c in offer.video):
-                    self._codec_mismatch(side, follow, offer.video)
+                    at = self._clock.monotonic() - self._started
+                    event, error = mismatch(side, follow, offer.video, at)
+                    logger.info("session %s: %s", self.session_id, error.message)
+                    self._emit("participant", [event])  # told to both sides
+                    raise error
             await self._drop_leg(side)
             leg = self._new_leg(side, offer.kinds, follow)
             await self._negotiate(leg, sdp)
@@ -339,31 +350,6 @@ class MediaCall:
             logger.info("session %s: no participant video yet, officer answered", self.session_id)
         if self._closed:
             raise Conflict("the call has ended", code="call_closed")
-
-    def _codec_mismatch(
-        self, side: Side, follow: RTCRtpCodecParameters, offered: list[RTCRtpCodecParameters]
-    ) -> None:
-        formats = ", ".join(sorted({describe(c) for c in offered}))
-        logger.info(
-            "session %s: %s offers %s, the other side uses %s",
-            self.session_id,
-            side,
-            formats,
-            describe(follow),
-        )
-        event = QualityEvent(
-            self._clock.monotonic() - self._started,
-            "video_codec",
-            "bad",
-            "ok",
-            "codec_mismatch",
-        )
-        self._emit("participant", [event])
-        raise ValidationError(
-            f"the two browsers share no video format ({side} offers {formats}; "
-            f"the other side uses {describe(follow)})",
-            code="video_codec_mismatch",
-        )
 
     def _tap(self, leg: _Leg, kind: str, receiver: RTCRtpReceiver) -> None:
         leg.receivers[kind] = receiver

@@ -17,6 +17,7 @@ from aiortc.codecs import CODECS, is_rtx
 from aiortc.rtcpeerconnection import is_codec_compatible
 
 from videocall.errors import ValidationError
+from videocall.quality_monitor import QualityEvent
 
 KINDS = ("audio", "video")
 DEFAULT_ORDER = {"audio": ("opus",), "video": ("VP8", "H264")}
@@ -99,3 +100,18 @@ def _as_params(c: RTCRtpCodecCapability) -> RTCRtpCodecParameters:
     return RTCRtpCodecParameters(
         mimeType=c.mimeType, clockRate=c.clockRate, parameters=dict(c.parameters)
     )
+
+
+def mismatch(
+    side: str, follow: RTCRtpCodecParameters, offered: list[RTCRtpCodecParameters], at: float
+) -> tuple[QualityEvent, ValidationError]:
+    """The ``video_codec`` event both sides are told and the error the offering side gets when
+    its offer has no format of the other side's connection."""
+    formats = ", ".join(sorted({describe(c) for c in offered}))
+    event = QualityEvent(at, "video_codec", "bad", "ok", "codec_mismatch")
+    error = ValidationError(
+        f"the two browsers share no video format ({side} offers {formats}; "
+        f"the other side uses {describe(follow)})",
+        code="video_codec_mismatch",
+    )
+    return event, error
