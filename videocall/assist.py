@@ -60,9 +60,11 @@ class AssistStore(Protocol):
 
 @dataclass(frozen=True)
 class Jobs:
-    """The blocking analysis functions, run in the pool (module-level: picklable)."""
+    """The blocking analysis functions, run in the pool (module-level: picklable). Kept short
+    (faces and OCR apart) so that an upload waiting for a worker waits for little."""
 
-    document: Callable[[str, bytes, date], dict[str, Any]]
+    faces: Callable[[str, bytes], dict[str, Any]]
+    ocr: Callable[[bytes, date], dict[str, Any]]
     snapshot: Callable[[str], dict[str, Any]]
 
 
@@ -106,6 +108,7 @@ class AssistService:
         self.clock, self.jobs, self.snapshots_dir = clock, jobs, snapshots_dir
         self._tasks: set[asyncio.Task[None]] = set()
         self._in_flight: set[tuple[str, str]] = set()  # (record, subject) being analysed here
+        self._one_at_a_time = asyncio.Semaphore(1)
         self._again: dict[tuple[str, str], Callable[[], Awaitable[None]]] = {}
         self._closed = False
 
@@ -150,7 +153,11 @@ class AssistService:
         """The job's result; None when the pool refused it or lost its worker (the reading stays
         pending and is made again after ``STALE_AFTER``); a failing job is a result."""
         try:
-            return await self.pool.run(fn, *args)
+            # One assist job at a time in the shared pool: uploads, which answer the participant,
+            # never queue behind more than one, and a burst of analyses cannot fill the pool's
+            # queue (which would refuse uploads as server_busy).
+            async with self._one_at_a_time:
+                return await self.pool.run(fn, *args)
         except asyncio.CancelledError:
             raise
         except Unavailable:
@@ -168,7 +175,10 @@ class AssistService:
         ):
             return
         data = await self.blobs.get(doc.sha256)
-        result = await self._run(self.jobs.document, kind, data, self.clock.now().date())
+        result = await self._run(self.jobs.faces, kind, data)
+        if result is not None and kind == "ktp":
+            ocr = await self._run(self.jobs.ocr, data, self.clock.now().date())
+            result = None if ocr is None else {**result, **ocr}
         if result is None:
             return
         await self.store.finish(record_id, kind, doc.sha256, result, self.clock.now())

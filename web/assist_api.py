@@ -12,7 +12,7 @@ from typing import Any, Literal
 from aiohttp import web
 from pydantic import BaseModel
 
-from videocall.adapters.assist_jobs import analyse_document, analyse_snapshot
+from videocall.adapters.assist_jobs import analyse_snapshot, document_faces, document_ocr
 from videocall.adapters.sql_assist import SqlAssistReadings
 from videocall.assist import AssistService, Jobs
 from videocall.records import DocumentKind
@@ -63,7 +63,7 @@ async def _assist_ctx(app: web.Application) -> AsyncIterator[None]:
         app[keys.BLOBS],
         app[keys.CPU_POOL],  # worker processes: dlib keeps the GIL while it works
         app[keys.CLOCK],
-        Jobs(document=analyse_document, snapshot=analyse_snapshot),
+        Jobs(faces=document_faces, ocr=document_ocr, snapshot=analyse_snapshot),
         app[keys.SETTINGS].snapshots_dir,
     )
     app[ASSIST] = service

@@ -102,16 +102,18 @@ def embedding(x: float) -> list[float]:
     return [x] + [0.0] * 127
 
 
-def fake_document(kind: str, data: bytes, today: date) -> dict[str, Any]:
+def fake_faces(kind: str, data: bytes) -> dict[str, Any]:
     """The photo's bytes are its SHA here: 'nik:<digits>' KTPs, 'boom' fails."""
-    text = data.decode()
-    if text == "boom":
+    if data == b"boom":
         raise RuntimeError("worker died")
-    out: dict[str, Any] = {"faces": [{"box": [0, 0, 100, 100], "embedding": embedding(0.1)}]}
-    if kind == "ktp":
-        nik = text.removeprefix("nik:")
-        out["ocr"] = {"fields": {"nik": nik, "nik_valid": True, "name": "SITI NURHALIZA"}}
-    return out
+    return {"faces": [{"box": [0, 0, 100, 100], "embedding": embedding(0.1)}]}
+
+
+def fake_ocr(data: bytes, today: date) -> dict[str, Any]:
+    if data == b"boom":
+        raise RuntimeError("worker died")
+    nik = data.decode().removeprefix("nik:")
+    return {"ocr": {"fields": {"nik": nik, "nik_valid": True, "name": "SITI NURHALIZA"}}}
 
 
 def fake_snapshot(path: str) -> dict[str, Any]:
@@ -129,7 +131,7 @@ def make(
         FakeBlobs(),  # type: ignore[arg-type]
         pool or InlinePool(),
         clock,
-        Jobs(document=fake_document, snapshot=fake_snapshot),
+        Jobs(faces=fake_faces, ocr=fake_ocr, snapshot=fake_snapshot),
         Path("/nowhere"),
     )
     return service, store, records, clock
@@ -241,3 +243,28 @@ async def test_closed_service_starts_nothing() -> None:
     service.schedule("r1", "face")
     await asyncio.sleep(0)
     assert store.rows == {}
+
+
+class CountingPool(InlinePool):
+    def __init__(self) -> None:
+        self.running = self.most = 0
+
+    async def run(self, fn: Any, /, *args: Any) -> Any:
+        self.running += 1
+        self.most = max(self.most, self.running)
+        await asyncio.sleep(0.01)  # the job takes a while in its worker
+        self.running -= 1
+        return fn(*args)
+
+
+async def test_one_assist_job_at_a_time_in_the_shared_pool() -> None:
+    """Uploads share the pool: assist work never holds more than one of its places."""
+    pool = CountingPool()
+    service, store, records, _clock = make(pool)
+    for kind in ("ktp", "selfie_with_ktp", "face"):
+        records.upload(kind, f"nik:{NIK}" if kind == "ktp" else kind)
+        service.schedule("r1", kind)
+    await service.idle()
+    assert pool.most == 1
+    assert all(row.status == "done" for row in store.rows.values()) and len(store.rows) == 3
+    await service.close()

@@ -13,16 +13,28 @@ from videocall.adapters.ktp_ocr import read_ktp
 FACES_WANTED = {"ktp": 1, "selfie_with_ktp": 2, "face": 1}
 
 
-def analyse_document(kind: str, data: bytes, today: date) -> dict[str, Any]:
-    """Faces in any document; the KTP is also read."""
-    out: dict[str, Any] = {"faces": find_faces(data, FACES_WANTED.get(kind, 1))}
-    if kind == "ktp":
-        read = read_ktp(data, today)
-        out["ocr"] = {
+def document_faces(kind: str, data: bytes) -> dict[str, Any]:
+    """The faces of any document (the selfie's person and card, the KTP's photo, the face)."""
+    return {"faces": find_faces(data, FACES_WANTED.get(kind, 1))}
+
+
+def document_ocr(data: bytes, today: date) -> dict[str, Any]:
+    """The KTP's reading."""
+    read = read_ktp(data, today)
+    return {
+        "ocr": {
             "fields": read.fields.as_dict(),
             "skew_degrees": read.skew_degrees,
             "lines": len(read.lines),
         }
+    }
+
+
+def analyse_document(kind: str, data: bytes, today: date) -> dict[str, Any]:
+    """Both at once (the benchmark's unit of work)."""
+    out = document_faces(kind, data)
+    if kind == "ktp":
+        out.update(document_ocr(data, today))
     return out
 
 
