@@ -7,6 +7,7 @@ import { confirmTwice } from "./confirm.js";
 
 const $ = (id) => document.getElementById(id);
 const REFRESH_MS = 30_000;
+const LOGIN_POLL_MS = 3_000; // until a supervisor has logged in on this page
 const ID_PATTERN = /^[0-9a-f-]{36}$/;
 const state = { items: [] };
 
@@ -90,6 +91,11 @@ async function load() {
   }
 }
 
+async function loop() {
+  await load();
+  setTimeout(loop, $("evidence-panel").hidden ? LOGIN_POLL_MS : REFRESH_MS);
+}
+
 function wireBundle() {
   const form = $("bundle-form");
   form.addEventListener("submit", (event) => {
@@ -111,8 +117,7 @@ function start() {
   if (!$("evidence-panel")) return;
   wireBundle();
   onChange(render);
-  load();
-  setInterval(load, REFRESH_MS);
+  loop();
 }
 
 start();
