@@ -128,6 +128,16 @@ async def test_export_then_deletion_requested_approved_and_carried_out(
     assert files == {} and data["record"]["documents"] == []
     assert data["deletion_requests"][0]["status"] == "done"
 
+    # The evidence bundle still answers: the decision and the history, without the deleted files.
+    resp = await client.get(
+        f"/api/records/{p.record_id}/evidence.zip", headers=call.supervisor.headers
+    )
+    assert resp.status == 200
+    with zipfile.ZipFile(io.BytesIO(await resp.read())) as zf:
+        assert not [n for n in zf.namelist() if n.startswith(("recordings/", "photos/"))]
+        summary = json.loads(zf.read("record.json"))
+    assert summary["decision"]["result"] == "approved" and summary["record"]["id"] == p.record_id
+
 
 async def test_upstream_request_refused_and_open_call_protected(
     client: Any, participant_factory: Any, clock: Any
