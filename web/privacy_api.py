@@ -14,7 +14,7 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from videocall.accounts import Role
-from videocall.adapters.evidence_bundle import write_export
+from videocall.adapters.evidence_bundle import photo_name, write_export
 from videocall.adapters.sql_privacy import SqlPrivacy
 from videocall.privacy import EXPORTED_ACTION, clean_reason
 from web import keys
@@ -23,7 +23,6 @@ from web.auth import participant_record_id, require_api_key, require_staff
 from web.openapi import read_json
 
 PRIVACY = web.AppKey("privacy", SqlPrivacy)
-_EXT = {"image/jpeg": "jpg", "image/png": "png"}
 CHUNK = 256 * 1024
 
 
@@ -89,13 +88,7 @@ async def export_me(request: web.Request) -> web.StreamResponse:
         "record": record_out(record, docs),
         "deletion_requests": [r.public(now) for r in requests],
     }
-    photos = [
-        (
-            f"photos/{d.kind.value}.{_EXT.get(d.content_type, 'bin')}",
-            str(app[keys.BLOBS].path_for(d.sha256)),
-        )
-        for d in docs
-    ]
+    photos = [(photo_name(d), str(app[keys.BLOBS].path_for(d.sha256))) for d in docs]
     members = [("data.json", json.dumps(data, ensure_ascii=False, indent=1).encode())]
     out_dir = app[keys.SETTINGS].data_dir / "bundles"
     await asyncio.to_thread(out_dir.mkdir, mode=0o700, parents=True, exist_ok=True)

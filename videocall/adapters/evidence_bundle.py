@@ -36,9 +36,11 @@ from videocall.evidence import (
     entry_for,
 )
 from videocall.nik import mask_nik
+from videocall.ports import StoredDocument
+from videocall.records import Record
 
 CHUNK = 1 << 20
-_EXT = {"image/jpeg": "jpg", "image/png": "png"}
+PHOTO_EXT = {"image/jpeg": "jpg", "image/png": "png"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,93 +77,107 @@ async def _accounts(conn: Any, ids: set[str]) -> dict[str, str]:
     return {r.id: f"{r.display_name} ({r.username}, {r.id})" for r in rows}
 
 
-async def gather(
-    database: Database,
-    records: SqlRecordRepository,
-    session_id: str,
-    dirs: tuple[Path, Path],  # recordings, snapshots
-    blobs: FileBlobStore,
-) -> tuple[dict[str, Any], list[tuple[str, str]], list[tuple[str, str]]]:
-    """The summary (plain data), the files to include and the images for the PDF."""
-    recordings_dir, snapshots_dir = dirs
+@dataclass(frozen=True, slots=True)
+class _Rows:
+    session: Any
+    decision: Any
+    reviews: list[Any]
+    readings: list[Any]
+    names: dict[str, str]  # account id -> "Display (username, id)"
+
+
+async def _rows(database: Database, session_id: str) -> _Rows:
     async with database.connect() as conn:
-        session = (
-            await conn.execute(
-                sa.select(db.call_sessions).where(db.call_sessions.c.id == session_id)
-            )
-        ).one()
-        decision = (
-            await conn.execute(
-                sa.select(db.decisions).where(db.decisions.c.session_id == session_id)
-            )
-        ).one_or_none()
-        reviews = (
-            await conn.execute(
-                sa.select(db.reviews)
-                .where(db.reviews.c.session_id == session_id)
-                .order_by(db.reviews.c.id)
-            )
-        ).all()
-        readings = (
-            await conn.execute(
-                sa.select(assist_readings)
-                .where(assist_readings.c.record_id == session.record_id)
-                .order_by(assist_readings.c.subject)
-            )
-        ).all()
+
+        async def select(query: Any) -> list[Any]:
+            return list((await conn.execute(query)).all())
+
+        S, D, R = db.call_sessions, db.decisions, db.reviews
+        session = (await select(sa.select(S).where(S.c.id == session_id)))[0]
+        decisions = await select(sa.select(D).where(D.c.session_id == session_id))
+        reviews = await select(sa.select(R).where(R.c.session_id == session_id).order_by(R.c.id))
+        readings = await select(
+            sa.select(assist_readings)
+            .where(assist_readings.c.record_id == session.record_id)
+            .order_by(assist_readings.c.subject)
+        )
         names = await _accounts(conn, {session.officer_id, *(r.supervisor_id for r in reviews)})
-    record = await records.get(session.record_id)
-    docs = await records.documents(record.id)
-    summary: dict[str, Any] = {
-        "record": {
-            "id": record.id,
-            "reference": record.reference,
-            "nik_masked": mask_nik(record.nik),
-            "full_name": record.full_name,
-            "birth_date": _iso(record.birth_date),  # type: ignore[arg-type]
-            "sex": record.sex.value if record.sex else None,
-            "state": record.state.value,
-            "consent_at": _iso(record.consent_at),
-            "created_at": _iso(record.created_at),
-        },
+    return _Rows(session, decisions[0] if decisions else None, reviews, readings, names)
+
+
+def _record_part(record: Record) -> dict[str, Any]:
+    return {
+        "id": record.id,
+        "reference": record.reference,
+        "nik_masked": mask_nik(record.nik),
+        "full_name": record.full_name,
+        "birth_date": record.birth_date.isoformat() if record.birth_date else None,
+        "sex": record.sex.value if record.sex else None,
+        "state": record.state.value,
+        "consent_at": _iso(record.consent_at),
+        "created_at": _iso(record.created_at),
+    }
+
+
+def _decision_part(rows: _Rows) -> dict[str, Any] | None:
+    d = rows.decision
+    if d is None:
+        return None
+    return {
+        "result": d.result,
+        "reasons": d.reasons,
+        "checklist": d.checklist,
+        "notes": d.notes,
+        "evidence": d.evidence,
+        "officer": rows.names.get(d.officer_id, d.officer_id),
+        "decided_at": _iso(d.decided_at),
+    }
+
+
+def _summary(record: Record, docs: list[StoredDocument], rows: _Rows) -> dict[str, Any]:
+    s = rows.session
+    return {
+        "record": _record_part(record),
         "history": [h.as_dict() for h in record.history],
         "session": {
-            "id": session.id,
-            "state": session.state,
-            "officer": names.get(session.officer_id, session.officer_id),
-            "connected_at": _iso(session.connected_at),
-            "ended_at": _iso(session.ended_at),
-            "end_reason": session.end_reason,
-            "random_code": session.random_code,
+            "id": s.id,
+            "state": s.state,
+            "officer": rows.names.get(s.officer_id, s.officer_id),
+            "connected_at": _iso(s.connected_at),
+            "ended_at": _iso(s.ended_at),
+            "end_reason": s.end_reason,
+            "random_code": s.random_code,
         },
-        "decision": None
-        if decision is None
-        else {
-            "result": decision.result,
-            "reasons": decision.reasons,
-            "checklist": decision.checklist,
-            "notes": decision.notes,
-            "evidence": decision.evidence,
-            "officer": names.get(decision.officer_id, decision.officer_id),
-            "decided_at": _iso(decision.decided_at),
-        },
+        "decision": _decision_part(rows),
         "reviews": [
             {
-                "supervisor": names.get(r.supervisor_id, r.supervisor_id),
+                "supervisor": rows.names.get(r.supervisor_id, r.supervisor_id),
                 "action": r.action,
                 "result": r.result,
                 "reason": r.reason,
                 "at": _iso(r.reviewed_at),
             }
-            for r in reviews
+            for r in rows.reviews
         ],
-        "quality_summary": session.quality_summary,
-        "quality_series": session.quality_series,
+        "quality_summary": s.quality_summary,
+        "quality_series": s.quality_series,
         "assist": [
-            {"subject": r.subject, "status": r.status, "result": r.result} for r in readings
+            {"subject": r.subject, "status": r.status, "result": r.result} for r in rows.readings
         ],
         "photos": [d.as_dict() for d in docs],
     }
+
+
+def photo_name(doc: StoredDocument) -> str:
+    """A photo's name in a bundle or an export: ``photos/ktp.jpg``."""
+    return f"photos/{doc.kind.value}.{PHOTO_EXT.get(doc.content_type, 'bin')}"
+
+
+def _files(
+    session: Any, docs: list[StoredDocument], dirs: tuple[Path, Path], blobs: FileBlobStore
+) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """(name in the bundle, path) of every file, and (title, name) of the images for the PDF."""
+    recordings_dir, snapshots_dir = dirs
     files: list[tuple[str, str]] = []
     images: list[tuple[str, str]] = []
     for seg in (session.recording or {}).get("segments") or []:
@@ -174,10 +190,24 @@ async def gather(
             files.append((f"snapshots/{name}", str(snapshots_dir / name)))
             images.append((f"snapshot: {snap.get('kind')}", f"snapshots/{name}"))
     for doc in docs:
-        name = f"photos/{doc.kind.value}.{_EXT.get(doc.content_type, 'bin')}"
-        files.append((name, str(blobs.path_for(doc.sha256))))
-        images.append((f"photo: {doc.kind.value}", name))
-    return summary, files, images
+        files.append((photo_name(doc), str(blobs.path_for(doc.sha256))))
+        images.append((f"photo: {doc.kind.value}", photo_name(doc)))
+    return files, images
+
+
+async def gather(
+    database: Database,
+    records: SqlRecordRepository,
+    session_id: str,
+    dirs: tuple[Path, Path],  # recordings, snapshots
+    blobs: FileBlobStore,
+) -> tuple[dict[str, Any], list[tuple[str, str]], list[tuple[str, str]]]:
+    """The summary (plain data), the files to include and the images for the PDF."""
+    rows = await _rows(database, session_id)
+    record = await records.get(rows.session.record_id)
+    docs = await records.documents(record.id)
+    files, images = _files(rows.session, docs, dirs, blobs)
+    return _summary(record, docs, rows), files, images
 
 
 def _copy_hashed(zf: zipfile.ZipFile, name: str, path: str) -> ManifestEntry | None:
