@@ -13,6 +13,7 @@ namespaces once the services exist:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator, Callable
 from typing import Any
@@ -108,3 +109,9 @@ async def _shutdown(app: web.Application) -> AsyncIterator[None]:
     if listener is not None:
         listener.cancel()
         await asyncio.gather(listener, return_exceptions=True)
+    # Nor does it close its Redis connections (the pub/sub one and the publishing client).
+    for name in ("pubsub", "redis"):
+        client = getattr(sio.manager, name, None)
+        if client is not None:
+            with contextlib.suppress(Exception):
+                await client.aclose()

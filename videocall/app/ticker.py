@@ -26,14 +26,19 @@ class Ticker:
             self._tasks.add(asyncio.create_task(self._loop(name, seconds, job), name=name))
 
     async def _loop(self, name: str, seconds: float, job: Callable[[], Awaitable[object]]) -> None:
-        while not self._stopping.is_set():
+        # The first run waits one interval too: start-up already did its own work, and a job
+        # cut off by an early shutdown could leave a half-open connection behind.
+        while not await self._stopped_within(seconds):
             try:
                 await job()
             except Exception:
                 # Redis away for longer than the client's retries: try again next round.
                 logger.exception("%s failed; trying again in %.0f s", name, seconds)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), seconds)
+
+    async def _stopped_within(self, seconds: float) -> bool:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stopping.wait(), seconds)
+        return self._stopping.is_set()
 
     async def close(self) -> None:
         self._stopping.set()
