@@ -96,7 +96,8 @@ async def lost_to_consent(
     assert consent.status == 200, await consent.text()
     release(gate)
     await asyncio.gather(*holders)
-    return await late
+    response: ClientResponse = await late
+    return response
 
 
 async def test_an_upload_whose_row_does_not_commit_leaves_no_file(

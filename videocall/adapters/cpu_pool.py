@@ -40,6 +40,10 @@ PoolKind = Literal["process", "thread"]
 PRELOAD = ["numpy", "PIL.Image", "PIL.PngImagePlugin", "PIL.JpegImagePlugin"]
 
 
+# Added to the workers' niceness: CPU-heavy jobs yield the CPU to the event loop's process.
+WORKER_NICENESS = 10
+
+
 def default_workers() -> int:
     """One worker per core beyond the event loop's, at least one and at most four."""
     return max(1, min(4, (os.cpu_count() or 1) - 1))
@@ -49,10 +53,20 @@ def _warm_up() -> int:
     return os.getpid()
 
 
-def _exit_with(server_pid: int) -> None:
-    """Worker initializer: exit when the server process ends, however it ends. A worker waits
-    on a pipe it holds both ends of, so it would never notice a server killed with SIGKILL,
-    and would keep its memory forever."""
+def _start_workers(executor: Executor, count: int) -> None:
+    for future in [executor.submit(_warm_up) for _ in range(count)]:
+        future.result()
+
+
+def _worker_init(server_pid: int) -> None:
+    """Worker initializer: a lower CPU priority, so that on a busy machine the scheduler runs the
+    server's event loop (and its media threads) first; and exit when the server process ends,
+    however it ends. A worker waits on a pipe it holds both ends of, so it would never notice a
+    server killed with SIGKILL, and would keep its memory forever."""
+    try:
+        os.nice(WORKER_NICENESS)
+    except OSError:
+        pass
 
     def watch() -> None:
         try:
@@ -77,7 +91,7 @@ def _alive(pid: int) -> bool:
 
 
 class WorkerPool:
-    """``CpuPool`` on a process or thread executor; ``start``/``close`` are safe to call twice."""
+    """``CpuPool`` on a process or thread executor, started by the first job."""
 
     def __init__(
         self, kind: PoolKind = "process", *, workers: int | None = None, queue: int = 16
@@ -86,6 +100,7 @@ class WorkerPool:
         self.workers = workers or default_workers()
         self.queue = queue
         self._executor: Executor | None = None
+        self._starting = asyncio.Lock()
         self._slots = asyncio.Semaphore(self.workers)
         self._admitted = 0  # running + waiting for a worker
         self._closed = False
@@ -95,17 +110,13 @@ class WorkerPool:
         """Jobs running or waiting now."""
         return self._admitted
 
-    def start(self) -> None:
-        if self._executor is None and not self._closed:
-            self._executor = self._make_executor()
-
     def _make_executor(self) -> Executor:
         if self.kind == "thread":
             return ThreadPoolExecutor(self.workers, thread_name_prefix="cpu-pool")
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(PRELOAD)
         return ProcessPoolExecutor(
-            self.workers, mp_context=context, initializer=_exit_with, initargs=(os.getpid(),)
+            self.workers, mp_context=context, initializer=_worker_init, initargs=(os.getpid(),)
         )
 
     async def warm_up(self) -> None:
@@ -126,11 +137,23 @@ class WorkerPool:
         finally:
             self._admitted -= 1
 
+    async def _started(self) -> Executor:
+        """The executor, its workers started. Starting a worker process waits for the fork
+        server (which imports numpy and Pillow first): hundreds of milliseconds, never on the
+        event loop, so the first job (and the first after a worker died) starts them in a
+        thread."""
+        async with self._starting:
+            if self._closed:
+                raise Unavailable("the server is shutting down", code="server_busy")
+            if self._executor is None:
+                executor = self._make_executor()
+                if self.kind == "process":
+                    await asyncio.to_thread(_start_workers, executor, self.workers)
+                self._executor = executor
+            return self._executor
+
     async def _submit(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
-        self.start()
-        executor = self._executor
-        if executor is None:
-            raise Unavailable("the server is shutting down", code="server_busy")
+        executor = await self._started()
         loop = asyncio.get_running_loop()
         try:
             return await loop.run_in_executor(executor, fn, *args)
@@ -146,8 +169,9 @@ class WorkerPool:
             ) from None
 
     async def close(self) -> None:
-        """Wait for running jobs, then stop the workers."""
+        """Wait for running jobs, then stop the workers; safe to call twice."""
         self._closed = True
-        executor, self._executor = self._executor, None
+        async with self._starting:
+            executor, self._executor = self._executor, None
         if executor is not None:
             await asyncio.to_thread(executor.shutdown, wait=True, cancel_futures=True)
