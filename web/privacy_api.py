@@ -207,6 +207,44 @@ async def refuse(request: web.Request) -> web.Response:
     return web.json_response(refused.public(_now(request)))
 
 
+@api.route(
+    "POST",
+    "/api/records/{record_id}/legal-hold",
+    summary="Place a legal hold: the record's evidence is kept, deletion requests wait",
+    tag="supervisor",
+    body=RefuseIn,
+    security="staff",
+)
+async def place_hold(request: web.Request) -> web.Response:
+    return await _hold(request, place=True)
+
+
+@api.route(
+    "POST",
+    "/api/records/{record_id}/legal-hold/release",
+    summary="Release the record's legal hold",
+    tag="supervisor",
+    body=RefuseIn,
+    security="staff",
+)
+async def release_hold(request: web.Request) -> web.Response:
+    return await _hold(request, place=False)
+
+
+async def _hold(request: web.Request, *, place: bool) -> web.Response:
+    account = await require_staff(request, Role.SUPERVISOR)
+    body = await read_json(request, RefuseIn)
+    reason = clean_reason(body.reason, required=True, code="hold_reason_required") or ""
+    await request.app[PRIVACY].set_hold(
+        request.match_info["record_id"],
+        place=place,
+        actor=account.actor,
+        reason=reason,
+        now=_now(request),
+    )
+    return web.json_response({"legal_hold": place, "reason": reason})
+
+
 async def _store(app: web.Application) -> AsyncIterator[None]:
     settings = app[keys.SETTINGS]
     app[PRIVACY] = SqlPrivacy(

@@ -166,6 +166,34 @@ async def test_upstream_request_refused_and_open_call_protected(
     refused = [h for h in history if h.action == "deletion_refused"]
     assert refused and refused[0].reason == "legal hold: klaim berjalan"
 
+    # A legal hold keeps the evidence: a new request waits until the hold is released.
+    hold = f"/api/records/{call.record_id}/legal-hold"
+    status, body = await call.officer.post(hold, {"reason": "klaim"})
+    assert status == 403
+    status, body = await call.supervisor.post(hold, {"reason": ""})
+    assert status == 422 and body["error"]["code"] == "hold_reason_required"
+    status, body = await call.supervisor.post(hold, {"reason": "klaim no. 77"})
+    assert status == 200 and body["legal_hold"] is True
+    status, body = await call.supervisor.post(hold, {"reason": "lagi"})
+    assert status == 409 and body["error"]["code"] == "legal_hold_exists"
+    resp = await client.post(url, json={}, headers={"X-API-Key": "test-api-key"})
+    second = (await resp.json())["id"]
+    status, body = await call.supervisor.post(f"/api/deletion-requests/{second}/approve")
+    assert status == 409 and body["error"]["code"] == "deletion_legal_hold"
+    assert call.recording.exists() and await count(database, db.documents, call.record_id) == 3
+    status, body = await call.supervisor.post(f"{hold}/release", {"reason": "klaim selesai"})
+    assert status == 200 and body["legal_hold"] is False
+    status, body = await call.supervisor.post(f"/api/deletion-requests/{second}/approve")
+    assert status == 200 and body["status"] == "done"
+    assert not call.recording.exists() and await count(database, db.documents, call.record_id) == 0
+    actions = [h.action for h in (await app[keys.RECORDS].get(call.record_id)).history]
+    assert actions[-4:] == [
+        "legal_hold_placed",
+        "deletion_requested",
+        "legal_hold_released",
+        "personal_data_deleted",
+    ]
+
     # A record whose call is live keeps everything until the call is decided.
     p = participant_factory()
     await to_ready(p, 300)

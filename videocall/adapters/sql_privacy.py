@@ -31,6 +31,8 @@ from videocall.privacy import (
     REFUSED_ACTION,
     REQUESTED_ACTION,
     DeletionStatus,
+    change_hold,
+    check_not_held,
     check_pending,
     due_at,
     is_overdue,
@@ -204,10 +206,18 @@ class SqlPrivacy:
         current = await self.get(request_id)
         async with self.db.begin() as conn, self.records.edit_on(conn, current.record_id) as record:
             await self._check_open(conn, request_id)  # before any file goes
+            check_not_held(record)
             deleted = await self._delete(conn, record.id)
             await self._close(conn, request_id, DeletionStatus.DONE, actor, now, None, deleted)
             reduce_record(record, actor=actor, now=now, request_id=request_id, deleted=deleted)
         return await self.get(request_id)
+
+    async def set_hold(
+        self, record_id: str, *, place: bool, actor: str, reason: str, now: datetime
+    ) -> None:
+        """Place or release the record's legal hold; written to its history."""
+        async with self.records.edit(record_id) as record:
+            change_hold(record, place=place, actor=actor, reason=reason, now=now)
 
     async def _close(
         self,
