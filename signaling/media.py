@@ -41,6 +41,7 @@ from videocall.quality import hint_text
 from videocall.quality_monitor import QualityEvent
 from videocall.settings import Settings
 from videocall.turn import ice_servers
+from videocall.uplink import UplinkRule
 
 logger = logging.getLogger(__name__)
 
@@ -119,6 +120,8 @@ class MediaHub:
                 for s in json.loads(settings.ice_servers or "[]")
             ),
             allow_loopback=settings.allow_loopback_ice,
+            uplink=UplinkRule(pause_after_s=settings.weak_uplink_seconds),
+            codec_wait_s=settings.codec_wait_seconds,
         )
         # Set in a cluster (Redis): lets other processes end the calls whose media is here.
         self.control = control
@@ -221,7 +224,11 @@ class MediaHub:
         quality: dict[str, dict[str, Any]] = summary["quality"]  # type: ignore[assignment]
         await self.sessions.update_media(
             session_id,
-            recording={"segments": summary["segments"], "gaps_s": summary["gaps_s"]},
+            recording={
+                "segments": summary["segments"],
+                "gaps_s": summary["gaps_s"],
+                "video_paused_s": summary.get("video_paused_s", []),
+            },
             quality_summary={side: q["summary"] for side, q in quality.items()},
             quality_series={side: q["series"] for side, q in quality.items()},
         )

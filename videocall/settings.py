@@ -95,6 +95,10 @@ class Settings(BaseSettings):
     turn_ttl_seconds: int = 3600
     allow_loopback_ice: bool = True
     quality_sample_fps: float = 2.0
+    # The participant's uplink carries no usable video this long: the call goes on as audio.
+    weak_uplink_seconds: float = 10.0
+    # An officer offering first waits this long for the participant's video codec.
+    codec_wait_seconds: float = 5.0
     # "aiortc-relay": the naive decode/re-encode pipeline, only as a benchmark baseline (bench/)
     media_pipeline: Literal["ours", "aiortc-relay"] = "ours"
     # Files (photos, snapshots, recordings) of final records: deleted this long after the decision.
