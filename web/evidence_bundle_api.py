@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import sqlalchemy as sa
 from aiohttp import web
@@ -28,6 +30,8 @@ from web.privacy_api import stream_file
 logger = logging.getLogger(__name__)
 # The server's Ed25519 private key (PEM), loaded or made at start-up.
 EVIDENCE_KEY = web.AppKey("evidence_key", bytes)
+# A temporary bundle older than this is a crash's leftover (a download takes far less).
+LEFTOVER_SECONDS = 6 * 3600.0
 
 
 async def bundle_caller(request: web.Request) -> str:
@@ -140,8 +144,28 @@ async def public_key(request: web.Request) -> web.Response:
     return web.Response(body=pem, content_type="application/x-pem-file")
 
 
+def clear_leftovers(directory: Path, now: float, older_than: float = LEFTOVER_SECONDS) -> int:
+    """Delete temporary bundles and exports a crashed process left behind (they hold personal
+    data); only old ones: other processes on the same DATA_DIR may be streaming theirs."""
+    if not directory.is_dir():
+        return 0
+    removed = 0
+    for path in directory.glob("*.zip"):
+        try:
+            if path.stat().st_mtime < now - older_than:
+                path.unlink()
+                removed += 1
+        except FileNotFoundError:
+            continue
+    return removed
+
+
 async def _key(app: web.Application) -> AsyncIterator[None]:
-    app[EVIDENCE_KEY] = await asyncio.to_thread(load_or_create_key, app[keys.SETTINGS].data_dir)
+    data_dir = app[keys.SETTINGS].data_dir
+    app[EVIDENCE_KEY] = await asyncio.to_thread(load_or_create_key, data_dir)
+    removed = await asyncio.to_thread(clear_leftovers, data_dir / "bundles", time.time())
+    if removed:
+        logger.info("evidence: %d temporary bundle(s) left by a crash deleted", removed)
     yield
 
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import io
+import os
 import shutil
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -166,3 +168,16 @@ async def test_only_decided_calls_have_a_bundle(
     )
     assert resp.status == 404
     assert (await resp.json())["error"]["code"] == "evidence_no_decided_call"
+
+
+async def test_start_up_deletes_old_temporary_bundles_only(
+    app_factory: Any, settings_factory: Any
+) -> None:
+    bundles = settings_factory().data_dir / "bundles"
+    bundles.mkdir(parents=True)
+    old, fresh = bundles / "old.zip", bundles / "export-fresh.zip"
+    old.write_bytes(b"PK personal data")
+    fresh.write_bytes(b"PK another process is streaming this")
+    os.utime(old, (time.time() - 7 * 3600, time.time() - 7 * 3600))
+    await app_factory()
+    assert not old.exists() and fresh.exists()
