@@ -47,6 +47,7 @@ from videocall.sessions import SessionConfig
 from videocall.settings import Settings
 from web import keys
 from web.app import create_web_app
+from web.assist_api import ASSIST
 from web.auth import SESSION_COOKIE, staff_from_cookie
 from web.metrics import METRICS, queue_collector
 
@@ -81,6 +82,16 @@ class DiskRecordings:
     async def recover(self, session_id: str) -> dict[str, Any] | None:
         segments = await self.pool.run(recover_segments, self.directory, session_id)
         return {"segments": segments, "gaps_s": [], "recovered": True} if segments else None
+
+
+def _assist_summary(app: web.Application) -> Any:
+    """The officer-assist summary for a decision's evidence (assist starts after the calls)."""
+
+    async def summary(record_id: str, session_id: str) -> dict[str, Any] | None:
+        assist = app.get(ASSIST)
+        return await assist.assist_summary(record_id, session_id) if assist else None
+
+    return summary
 
 
 def _queue_store(settings: Settings, redis: Redis | None) -> QueueStore:
@@ -126,6 +137,7 @@ def _calls_ctx(sio: socketio.AsyncServer) -> Any:
             notifier=notifier,
             clock=clock,
             escalate_after=desk.escalate_after,
+            assist=_assist_summary(app),
         )
         reconciler = Reconciler(
             store=store,

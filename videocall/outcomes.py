@@ -93,16 +93,21 @@ class Evidence:
 
     snapshot_kinds: frozenset[str]
     recording_sha256: tuple[str, ...]
+    # The machine checks the officer saw (KTP reading, face bands): help, never the decision.
+    assist: Mapping[str, Any] | None = None
 
     @property
     def has_recording(self) -> bool:
         return bool(self.recording_sha256)
 
     def as_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "snapshot_kinds": sorted(self.snapshot_kinds),
             "recording_sha256": list(self.recording_sha256),
         }
+        if self.assist is not None:
+            out["assist"] = dict(self.assist)
+        return out
 
 
 def evidence_from_media(

@@ -136,8 +136,14 @@ async def test_missing_snapshots_are_told_while_the_call_goes_on(w: Desk) -> Non
     assert w.media.closed == [] and w.sessions.rows[call_id].state == "active"
     # The officer takes the snapshots; now the decision ends the call and is stored.
     await w.sessions.update_media(call_id, snapshots=SNAPSHOTS)
+
+    async def assist(record_id: str, session_id: str) -> dict[str, Any]:
+        return {"notice": "bantuan, bukan keputusan", "record": record_id, "call": session_id}
+
+    w.decisions.assist = assist
     stored = await w.decisions.decide(call_id, account("budi"), APPROVE)
     assert stored.evidence["recording_sha256"] == ["a" * 64]  # closed before it was stored
+    assert stored.evidence["assist"]["call"] == call_id  # what the officer's helpers said
     assert w.sessions.rows[call_id].state == "decided"
     assert await w.store.get_call(call_id) is None
     assert w.notifier.events("participant", "decided")[-1]["result"] == "approved"

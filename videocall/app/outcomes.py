@@ -9,8 +9,11 @@ transition, in one transaction.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
+from typing import Any
 
 from videocall.accounts import Account, Role
 from videocall.app import messages as msg
@@ -57,6 +60,7 @@ class OutcomeService:
         notifier: Notifier,
         clock: Clock,
         escalate_after: timedelta,
+        assist: Callable[[str, str], Awaitable[dict[str, Any] | None]] | None = None,
     ) -> None:
         self.sessions = sessions
         self.outcomes = outcomes
@@ -65,6 +69,8 @@ class OutcomeService:
         self.notifier = notifier
         self.clock = clock
         self.escalate_after = escalate_after
+        # The officer-assist summary (KTP reading, face bands) stored with the evidence.
+        self.assist = assist
 
     def _check(self, row: CallSessionRow, decided: bool, account: Account) -> None:
         check_decidable(
@@ -84,11 +90,13 @@ class OutcomeService:
             check_snapshots(decision, evidence_from_media(None, row.snapshots).snapshot_kinds)
             await self.calls.end_for_decision(session_id, account.actor)
 
+        summary = await self._assist_summary(row.record_id, session_id)
+
         def check(locked: CallSessionRow, decided: bool) -> Evidence:
             self._check(locked, decided, account)
             evidence = evidence_from_media(locked.recording, locked.snapshots)
             validate_decision(decision, evidence)
-            return evidence
+            return dataclasses.replace(evidence, assist=summary)
 
         stored = await self.outcomes.decide(
             session_id, account, decision, self.clock.now(), check
@@ -99,6 +107,16 @@ class OutcomeService:
         )
         await self.desk.officer_changed(row.officer_id)
         return stored
+
+    async def _assist_summary(self, record_id: str, session_id: str) -> dict[str, Any] | None:
+        if self.assist is None:
+            return None
+        try:
+            return await self.assist(record_id, session_id)
+        except Exception:
+            # Help for the officer, never a reason to refuse the decision.
+            logger.warning("call %s: no assist summary for the evidence", session_id, exc_info=True)
+            return None
 
     async def release(self, session_id: str, supervisor: Account, reason: str) -> CallSessionRow:
         """Send the participant of an undecided call back to ``ready_for_call``."""
