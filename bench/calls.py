@@ -13,13 +13,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import math
 import os
 import time
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
-
-import psutil
 
 from bench.procs import (
     ROOT,
@@ -29,9 +29,10 @@ from bench.procs import (
     start_server,
     start_worker,
 )
-from bench.profile import start_profile
 from bench.report import environment, percentile, print_table, write_result
 from bench.signalling import create_officers
+from bench.timeline import summarize_timeline, timeline_rows
+from bench.window import lost, measure_window
 
 CALLS_PER_WORKER = 5
 CAPACITY_DELIVERED = 0.97
@@ -95,45 +96,25 @@ async def start_workers(config: CallsConfig, server: ServerProcess) -> list[Work
     ]
 
 
-async def measure_window(
-    server: ServerProcess, workers: list[Worker], seconds: float, profile: str | None = None
+def summarize(
+    config: CallsConfig, window: dict[str, Any], peak_rss: float | None, idle_rss: float | None
 ) -> dict[str, Any]:
-    """Open the window, sample the server, close it; server CPU and the workers' results."""
-    spy = await start_profile(server.proc.pid, seconds, profile) if profile else None
-    t0 = time.monotonic()
-    cpu0 = server.cpu_seconds()
-    for w in workers:
-        await w.send({"t0": t0})
-    rss: list[float] = []
-    while time.monotonic() - t0 < seconds:
-        rss.append(server.ps.memory_info().rss / 2**20)
-        await asyncio.sleep(0.5)
-    cpu1, t1 = server.cpu_seconds(), time.monotonic()
-    for w in workers:
-        await w.send({"t1": t1})
-    results = [await w.event("result", 120) for w in workers]
-    if spy is not None:
-        await spy.wait()
-    return {
-        "window_s": t1 - t0,
-        "server_cpu_s": cpu1 - cpu0,
-        "rss_mb_max_in_window": round(max(rss), 1),
-        "calls": [c for r in results for c in r["calls"]],
-        "client_cpu_s": sum(r["client_cpu_s"] for r in results),
-    }
-
-
-def summarize(config: CallsConfig, window: dict[str, Any], peak_rss: float) -> dict[str, Any]:
     calls = window["calls"]
     call_seconds = len(calls) * window["window_s"]
+    cpu = window["server_cpu_s"]
     out: dict[str, Any] = {
         "calls": len(calls),
+        "calls_asked": config.calls,
+        "workers_lost": window["workers_lost"],
         "window_s": round(window["window_s"], 2),
-        "server_cpu_s": round(window["server_cpu_s"], 3),
-        "cpu_per_call_s": round(window["server_cpu_s"] / call_seconds, 4),
-        "server_cores_used": round(window["server_cpu_s"] / window["window_s"], 3),
+        "server_cpu_s": None if cpu is None else round(cpu, 3),
+        "cpu_per_call_s": round(cpu / call_seconds, 4) if cpu and call_seconds else None,
+        "server_cores_used": None if cpu is None else round(cpu / window["window_s"], 3),
         "client_cores_used": round(window["client_cpu_s"] / window["window_s"], 3),
         "server_peak_rss_mb": peak_rss,
+        "server_idle_rss_mb": idle_rss,
+        "server_rss_series_mb": window["rss_series"],
+        "server_exited_at_s": window["server_exited_at_s"],
     }
     for direction in DIRECTIONS:
         out[direction] = direction_summary([c[direction] for c in calls])
@@ -144,6 +125,7 @@ def summarize(config: CallsConfig, window: dict[str, Any], peak_rss: float) -> d
     out["accept_to_told_p50_ms"] = percentile(told, 50)
     out["accept_to_told_p99_ms"] = percentile(told, 99)
     out["accept_to_first_frame_missing"] = len(calls) - len(first)
+    out["timeline"] = summarize_timeline(calls)
     out["delivered_min"] = min(out[d]["video_delivered_ratio"] for d in DIRECTIONS)
     out["latency_p95_max_ms"] = max(out[d]["latency_p95_ms"] or math.inf for d in DIRECTIONS)
     return out
@@ -169,39 +151,66 @@ def direction_summary(stats: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-async def run_once(config: CallsConfig) -> dict[str, Any]:
-    """One run: start the server and the workers, measure, stop everything."""
+async def run_once(config: CallsConfig, out: Path | None = None) -> dict[str, Any]:
+    """One run: start the server and the workers, measure, stop everything (always)."""
     env = environment()
     check_pipeline_selectable(config)
     server = await start_server(config.setup, config.pipeline)
     workers: list[Worker] = []
     try:
+        idle_rss = server.rss_mb()
         if config.setup == "signalling":
             await create_officers(server.data_dir, config.calls)
         workers = await start_workers(config, server)
-        for w in workers:
-            await w.event("ready", WORKER_READY_TIMEOUT_S)
+        ready = await wait_ready(workers)
         profile = f"profile-{config.pipeline}-n{config.calls}" if config.profile else None
-        window = await measure_window(server, workers, config.seconds, profile)
-        summary = summarize(config, window, server.peak_rss_mb())
+        window = await measure_window(server, ready, config.seconds, profile)
+        window["workers_lost"] += [lost(w, "setting up") for w in workers if w not in ready]
+        peak_rss = server.peak_rss_mb() if server.proc.returncode is None else None
     finally:
         await stop_all(workers, server)
-    server.remove_files()
+    summary = summarize(config, window, peak_rss, idle_rss)
     data = {"benchmark": "calls", "config": asdict(config), "env": env, "result": summary}
     data["raw_calls"] = window["calls"]
     data["experiments"] = experiments()
-    write_result(result_name(config), data)
+    path = save(result_name(config), data, out)
     print_summary(config, summary)
+    if summary["workers_lost"] or summary["server_exited_at_s"] is not None:
+        print(f"  incomplete run: files kept in {server.data_dir} (workers.log, server.log)")
+    else:
+        server.remove_files()
+    print(f"  result: {path}")
     return summary
 
 
-async def stop_all(workers: list[Worker], server: ServerProcess) -> None:
+async def wait_ready(workers: list[Worker]) -> list[Worker]:
+    """The workers whose calls all run; the run goes on without one that failed."""
+    ready = []
     for w in workers:
         try:
-            await asyncio.wait_for(w.proc.wait(), 30)
-        except TimeoutError:
-            psutil.Process(w.pid()).kill()
-    await server.stop()
+            await w.event("ready", WORKER_READY_TIMEOUT_S)
+            ready.append(w)
+        except (RuntimeError, TimeoutError) as e:
+            print(f"  worker {w.pid()} lost while setting up its calls: {e!r}")
+    if not ready:
+        raise RuntimeError("no worker got its calls running (see workers.log)")
+    return ready
+
+
+def save(name: str, data: dict[str, Any], out: Path | None) -> Path:
+    """``bench/results/<name>.json``, or ``out`` (a trial run keeps the committed results)."""
+    if out is None:
+        return write_result(name, data)
+    out.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
+    return out
+
+
+async def stop_all(workers: list[Worker], server: ServerProcess) -> None:
+    """Workers first (they close their calls), then the server, whatever failed before."""
+    try:
+        await asyncio.gather(*(w.stop() for w in workers), return_exceptions=True)
+    finally:
+        await server.stop()
 
 
 def print_summary(config: CallsConfig, s: dict[str, Any]) -> None:
@@ -237,8 +246,29 @@ def print_summary(config: CallsConfig, s: dict[str, Any]) -> None:
                 "client sender late max ms",
                 max(p2o["sender_late_max_ms"], o2p["sender_late_max_ms"]),
             ),
+            *timeline_rows(s["timeline"]),
+            *rss_rows(s),
+            *lost_rows(s),
         ]
     )
+
+
+def rss_rows(s: dict[str, Any]) -> list[tuple[str, Any]]:
+    """Server RSS read from outside: idle (before any client), then every 30 s of the window."""
+    series = " ".join(f"{t:g}s:{mb:g}" for t, mb in s["server_rss_series_mb"])
+    return [("server RSS MB idle / over the window", f"{s['server_idle_rss_mb']} / {series}")]
+
+
+def lost_rows(s: dict[str, Any]) -> list[tuple[str, Any]]:
+    rows: list[tuple[str, Any]] = []
+    if s["server_exited_at_s"] is not None:
+        rows.append(("SERVER EXITED at s", s["server_exited_at_s"]))
+    for w in s["workers_lost"]:
+        when = f"{w['stage']}, exited at {w['at_s']} s" if w["at_s"] is not None else w["stage"]
+        rows.append((f"WORKER LOST pid {w['pid']}", f"rc {w['returncode']}, {when}"))
+    if s["workers_lost"]:
+        rows.append(("calls reported / asked", f"{s['calls']} / {s['calls_asked']}"))
+    return rows
 
 
 def held(summary: dict[str, Any]) -> bool:
@@ -297,6 +327,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--start", type=int, default=5, help="capacity search: first N")
     parser.add_argument("--step", type=int, default=5, help="capacity search: N increment")
     parser.add_argument("--max-calls", type=int, default=40, help="capacity search: last N")
+    parser.add_argument("--out", type=Path, help="write the result here, not bench/results/")
     return parser.parse_args(argv)
 
 
@@ -320,7 +351,7 @@ def main(argv: list[str] | None = None) -> None:
     elif args.pipeline == "both":
         asyncio.run(run_both(config))
     else:
-        asyncio.run(run_once(config))
+        asyncio.run(run_once(config, args.out))
 
 
 if __name__ == "__main__":

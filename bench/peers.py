@@ -122,6 +122,7 @@ class VideoArrivals:
 
     received: dict[int, float] = field(default_factory=dict)  # frame number -> arrival
     first_decoded_at: float | None = None
+    first_keyframe_at: float | None = None  # first complete keyframe handed to the tap
     undecodable: int = 0
     unknown: int = 0  # decoded, but the stamp was unreadable
 
@@ -140,6 +141,8 @@ class VideoReceiver:
 
     def __call__(self, frame: EncodedFrame) -> None:
         now = time.monotonic()
+        if frame.keyframe and self.arrivals.first_keyframe_at is None:
+            self.arrivals.first_keyframe_at = now
         index = None if self._decode_all else self._by_bytes.get(frame.data)
         if index is None or self.arrivals.first_decoded_at is None:
             index = self._decode(frame.data, now)
@@ -181,6 +184,20 @@ class Peer:
     audio: LoopAudioTrack
     video_in: VideoReceiver | None = None
     audio_in: AudioReceiver = field(default_factory=AudioReceiver)
+    marks: dict[str, float] = field(default_factory=dict)  # set-up step -> first reached
+
+    def mark(self, step: str) -> None:
+        self.marks.setdefault(step, time.monotonic())
+
+    def timeline_marks(self) -> dict[str, float]:
+        """Set-up steps this peer reached (``bench.timeline``), time.monotonic() readings."""
+        marks = dict(self.marks)
+        arrivals = self.video_in.arrivals if self.video_in else None
+        if arrivals and arrivals.first_keyframe_at is not None:
+            marks["first_keyframe"] = arrivals.first_keyframe_at
+        if arrivals and arrivals.first_decoded_at is not None:
+            marks["first_frame"] = arrivals.first_decoded_at
+        return marks
 
     async def close(self) -> None:
         await self.pc.close()
@@ -201,6 +218,7 @@ def make_peer(
     video = pc.addTransceiver(peer.video, direction="sendrecv")
     pc.addTransceiver(peer.audio, direction="sendrecv")
     hook_keyframe_requests(video.sender, peer.video.request_keyframe)
+    watch_states(peer)
 
     @pc.on("track")
     def on_track(track: MediaStreamTrack) -> None:
@@ -210,6 +228,7 @@ def make_peer(
             if browser_like:
                 use_marker_jitter_buffer(receiver)
             peer.video_in = incoming()
+            mark_first_rtp(receiver, peer)
             install_tap(receiver, peer.video_in, f"bench-{name}")
         else:
             install_tap(receiver, peer.audio_in, f"bench-{name}")
@@ -219,3 +238,34 @@ def make_peer(
 
 def _receiver_of(pc: RTCPeerConnection, track: MediaStreamTrack) -> RTCRtpReceiver:
     return next(t.receiver for t in pc.getTransceivers() if t.receiver.track is track)
+
+
+PC_STATES = {  # (event, attribute, state) -> set-up step; aiortc's ICE has no "connected"
+    ("icegatheringstatechange", "iceGatheringState", "complete"): "offers_gathered",
+    ("signalingstatechange", "signalingState", "stable"): "offers_answered",
+    ("iceconnectionstatechange", "iceConnectionState", "checking"): "ice_checking",
+    ("iceconnectionstatechange", "iceConnectionState", "completed"): "ice_connected",
+    ("connectionstatechange", "connectionState", "connected"): "dtls_connected",
+}
+
+
+def watch_states(peer: Peer) -> None:
+    """Mark the set-up steps the peer connection reports as state changes."""
+    for (event, attribute, state), step in PC_STATES.items():
+
+        def on_change(attribute: str = attribute, state: str = state, step: str = step) -> None:
+            if getattr(peer.pc, attribute) == state:
+                peer.mark(step)
+
+        peer.pc.on(event, on_change)
+
+
+def mark_first_rtp(receiver: RTCRtpReceiver, peer: Peer) -> None:
+    """Mark the first RTP packet of the incoming video (before the jitter buffer)."""
+    handle = receiver._handle_rtp_packet
+
+    async def first_rtp(packet: Any, arrival_time_ms: int) -> None:
+        peer.mark("first_rtp")
+        await handle(packet, arrival_time_ms)
+
+    receiver._handle_rtp_packet = first_rtp  # type: ignore[method-assign]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import shutil
+import signal
 import socket
 import sys
 import tempfile
@@ -19,6 +21,38 @@ import psutil
 ROOT = Path(__file__).resolve().parent.parent
 SERVER_START_TIMEOUT_S = 60.0
 WORKER_READY_TIMEOUT_S = 240.0
+SERVER_STOP_TIMEOUT_S = 20.0
+WORKER_STOP_TIMEOUT_S = 30.0
+
+
+def descendants(pid: int) -> list[psutil.Process]:
+    try:
+        children: list[psutil.Process] = psutil.Process(pid).children(recursive=True)
+        return children
+    except psutil.NoSuchProcess:
+        return []
+
+
+async def stop_process(proc: asyncio.subprocess.Process, wait_s: float, term: bool) -> None:
+    """Stop a process started with ``start_new_session=True`` and whatever it started.
+
+    ``term``: SIGTERM the leader first (the server shuts down cleanly). After ``wait_s`` the
+    group gets SIGKILL, and so do the children seen at the start (CPU pool workers the leader
+    left behind). Tolerates a process that already exited (a crashed client worker)."""
+    children = descendants(proc.pid) if proc.returncode is None else []
+    if proc.returncode is None and term:
+        with contextlib.suppress(ProcessLookupError):
+            proc.terminate()
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(proc.wait(), wait_s)
+    if proc.returncode is None:  # the leader is alive, so its group id is still its own
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        await proc.wait()
+    for child in children:  # psutil refuses a pid that was reused meanwhile
+        with contextlib.suppress(psutil.NoSuchProcess):
+            child.kill()
+    await asyncio.to_thread(psutil.wait_procs, children, timeout=5)
 
 
 def free_port() -> int:
@@ -43,6 +77,14 @@ class ServerProcess:
         total: float = times.user + times.system
         return total
 
+    def rss_mb(self) -> float | None:
+        """Resident set now, read from outside; None once the server is gone."""
+        try:
+            rss: int = self.ps.memory_info().rss
+        except psutil.NoSuchProcess:
+            return None
+        return round(rss / 2**20, 1)
+
     def peak_rss_mb(self) -> float:
         """VmHWM: the kernel's own record of the largest resident set so far."""
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
@@ -57,13 +99,7 @@ class ServerProcess:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
     async def stop(self) -> None:
-        if self.proc.returncode is None:
-            self.proc.terminate()
-            try:
-                await asyncio.wait_for(self.proc.wait(), 20)
-            except TimeoutError:
-                self.proc.kill()
-                await self.proc.wait()
+        await stop_process(self.proc, SERVER_STOP_TIMEOUT_S, term=True)
 
 
 def server_command(setup: str, pipeline: str, port: int, data_dir: Path) -> list[str]:
@@ -117,8 +153,13 @@ async def start_server(setup: str, pipeline: str) -> ServerProcess:
         env=server_env(pipeline, data_dir),
         stdout=log,
         stderr=log,
+        start_new_session=True,  # one group: stopping it stops the CPU pool processes too
     )
-    await wait_port(port, proc)
+    try:
+        await wait_port(port, proc)
+    except BaseException:
+        await stop_process(proc, SERVER_STOP_TIMEOUT_S, term=True)
+        raise
     return ServerProcess(proc, f"http://127.0.0.1:{port}", data_dir)
 
 
@@ -126,10 +167,15 @@ async def start_server(setup: str, pipeline: str) -> ServerProcess:
 class Worker:
     proc: asyncio.subprocess.Process
 
-    async def send(self, message: dict[str, Any]) -> None:
+    async def send(self, message: dict[str, Any]) -> bool:
+        """False when the worker is gone (its stdin closed)."""
         assert self.proc.stdin is not None
-        self.proc.stdin.write((json.dumps(message) + "\n").encode())
-        await self.proc.stdin.drain()
+        try:
+            self.proc.stdin.write((json.dumps(message) + "\n").encode())
+            await self.proc.stdin.drain()
+        except (BrokenPipeError, ConnectionResetError):
+            return False
+        return True
 
     async def event(self, name: str, wait_s: float) -> dict[str, Any]:
         assert self.proc.stdout is not None
@@ -145,6 +191,14 @@ class Worker:
 
     def pid(self) -> int:
         return self.proc.pid
+
+    @property
+    def exited(self) -> bool:
+        return self.proc.returncode is not None
+
+    async def stop(self) -> None:
+        """Let it finish (it closes its calls after the result), then make sure it is gone."""
+        await stop_process(self.proc, WORKER_STOP_TIMEOUT_S, term=False)
 
 
 async def start_worker(
@@ -162,5 +216,6 @@ async def start_worker(
         stdin=asyncio.subprocess.PIPE,
         stdout=asyncio.subprocess.PIPE,
         stderr=log.open("ab"),
+        start_new_session=True,  # Ctrl-C reaches the driver only; it stops everyone
     )
     return Worker(proc)

@@ -25,6 +25,8 @@ from typing import Any
 from bench.media import cached_media
 from bench.peers import Peer, VideoReceiver, make_peer
 from bench.setup import CallSetup, setup_for
+from bench.timed_signalling import MarkedTimes, TimedSignallingSetup
+from bench.timeline import call_timeline
 from media.rtc_forward import allow_loopback_candidates
 
 GRACE_S = 1.0  # frames sent in the last second of the window may still be in flight
@@ -40,6 +42,11 @@ class RunningCall:
     accept_at: float
     told_ms: float | None
     first_frame_s: float | None = None  # officer's accept -> first participant frame decoded
+    signalling_marks: dict[str, float] | None = None  # accept acknowledged, both sides told
+
+    def timeline(self) -> dict[str, float | None]:
+        participant, officer = self.participant.timeline_marks(), self.officer.timeline_marks()
+        return call_timeline(self.accept_at, self.signalling_marks or {}, participant, officer)
 
 
 def _receiver(peers: dict[str, Peer], sender: str, decode_all: bool, table: Any) -> Any:
@@ -60,6 +67,8 @@ async def start_call(call_id: str, setup: CallSetup, decode_all: bool) -> Runnin
     call = RunningCall(
         call_id, peers["participant"], peers["officer"], times.accept_at, times.told_ms
     )
+    if isinstance(times, MarkedTimes):
+        call.signalling_marks = times.marks
     await wait_first_frames(call)
     return call
 
@@ -117,6 +126,7 @@ def call_result(call: RunningCall, t0: float, t1: float) -> dict[str, Any]:
         "accept_to_first_frame_ms": None
         if call.first_frame_s is None
         else round(call.first_frame_s * 1000, 1),
+        "timeline": call.timeline(),
         "participant_to_officer": direction_stats(call.participant, call.officer, t0, t1),
         "officer_to_participant": direction_stats(call.officer, call.participant, t0, t1),
     }
@@ -139,7 +149,8 @@ def emit(event: dict[str, Any]) -> None:
 async def run(args: argparse.Namespace) -> None:
     allow_loopback_candidates(True)
     cached_media()  # encode (or load) before any call starts
-    setup = setup_for(args.setup, args.url)
+    timed = args.setup == "signalling"  # the signalling steps of the set-up timeline
+    setup: CallSetup = TimedSignallingSetup(args.url) if timed else setup_for(args.setup, args.url)
     ids = [f"bench-{args.tag}-{n:03d}" for n in range(args.first, args.first + args.calls)]
     calls = await start_calls(ids, setup, args.decode_all)
     emit({"event": "ready", "calls": len(calls)})
