@@ -268,6 +268,7 @@ def lost_rows(s: dict[str, Any]) -> list[tuple[str, Any]]:
         rows.append((f"WORKER LOST pid {w['pid']}", f"rc {w['returncode']}, {when}"))
     if s["workers_lost"]:
         rows.append(("calls reported / asked", f"{s['calls']} / {s['calls_asked']}"))
+        rows.append(("  (CPU per call-second above counts the reported calls only)", ""))
     return rows
 
 
