@@ -23,6 +23,9 @@ SERVER_START_TIMEOUT_S = 60.0
 WORKER_READY_TIMEOUT_S = 240.0
 SERVER_STOP_TIMEOUT_S = 20.0
 WORKER_STOP_TIMEOUT_S = 30.0
+# A worker's result is one JSON line with every frame's latency: ~200 KB for 3 calls over 7
+# minutes. asyncio's default line limit (64 KiB) made readline() raise in long runs.
+RESULT_LINE_LIMIT = 256 * 2**20
 
 
 def descendants(pid: int) -> list[psutil.Process]:
@@ -146,15 +149,15 @@ async def wait_port(port: int, proc: asyncio.subprocess.Process) -> None:
 async def start_server(setup: str, pipeline: str) -> ServerProcess:
     port = free_port()
     data_dir = Path(tempfile.mkdtemp(prefix=f"bench-{pipeline}-"))
-    log = (data_dir / "server.log").open("wb")
-    proc = await asyncio.create_subprocess_exec(
-        *server_command(setup, pipeline, port, data_dir),
-        cwd=ROOT,
-        env=server_env(pipeline, data_dir),
-        stdout=log,
-        stderr=log,
-        start_new_session=True,  # one group: stopping it stops the CPU pool processes too
-    )
+    with (data_dir / "server.log").open("wb") as log:  # the server keeps its own descriptor
+        proc = await asyncio.create_subprocess_exec(
+            *server_command(setup, pipeline, port, data_dir),
+            cwd=ROOT,
+            env=server_env(pipeline, data_dir),
+            stdout=log,
+            stderr=log,
+            start_new_session=True,  # one group: stopping it stops the CPU pool processes too
+        )
     try:
         await wait_port(port, proc)
     except BaseException:
@@ -206,16 +209,22 @@ async def start_worker(
 ) -> Worker:
     args = ["--setup", setup, "--url", url, "--calls", str(calls), "--first", str(first)]
     args += ["--tag", tag] + (["--decode-all"] if decode_all else [])
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bench.worker",
-        *args,
-        cwd=ROOT,
-        env=dict(os.environ, PYTHONPATH=str(ROOT), BENCH_PAIR_LOCK=str(log.parent / "pair.lock")),
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=log.open("ab"),
-        start_new_session=True,  # Ctrl-C reaches the driver only; it stops everyone
-    )
-    return Worker(proc)
+    return Worker(await start_python(["-m", "bench.worker", *args], log))
+
+
+async def start_python(args: list[str], log: Path) -> asyncio.subprocess.Process:
+    """A client process talking JSON lines on stdin/stdout, stderr to ``log``."""
+    with log.open("ab") as stderr:  # the child keeps its own descriptor
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            *args,
+            cwd=ROOT,
+            env=dict(
+                os.environ, PYTHONPATH=str(ROOT), BENCH_PAIR_LOCK=str(log.parent / "pair.lock")
+            ),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=stderr,
+            start_new_session=True,  # Ctrl-C reaches the driver only; it stops everyone
+            limit=RESULT_LINE_LIMIT,
+        )

@@ -22,6 +22,12 @@ REPORTING = (
     "print(json.dumps({'event': 'result', 'calls': [{'call_id': 'a'}], 'client_cpu_s': 0.1}), "
     "flush=True)"
 )
+# A long run's result: 3 calls x 2 directions x 6300 latencies (7 minutes at 15 fps) on one line.
+LONG_RUN = (
+    "import json, sys; sys.stdin.readline(); "
+    "calls = [{'latencies_ms': [12.34] * 6300} for _ in range(6)]; "
+    "print(json.dumps({'event': 'result', 'calls': calls, 'client_cpu_s': 9.9}), flush=True)"
+)
 CRASHED = "import sys; sys.exit(3)"
 HUNG = "import time; time.sleep(600)"  # never reads stdin, never exits on its own
 # A server that starts a child of its own (like the CPU pool) and ignores nothing.
@@ -70,6 +76,15 @@ async def test_results_of_live_workers_are_kept_when_one_exited() -> None:
     assert [r["calls"] for r in results] == [[{"call_id": "a"}]]
     assert lost == [crashed]
     await stop_all([reporting, crashed], (await server_with_child())[0])
+
+
+async def test_a_long_runs_result_line_is_read() -> None:
+    worker = await procs.start_python(["-c", LONG_RUN], Path(tempfile.mkdtemp()) / "w.log")
+
+    results, lost = await collect([Worker(worker)], t1=0.0)
+
+    assert lost == [] and len(results[0]["calls"][0]["latencies_ms"]) == 6300
+    await stop_all([Worker(worker)], (await server_with_child())[0])
 
 
 async def test_teardown_tolerates_exited_workers_and_stops_the_server_group(
