@@ -16,10 +16,12 @@ import asyncio
 import json
 import math
 import os
+import signal
 import time
+from collections.abc import Coroutine
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from bench.procs import (
     ROOT,
@@ -38,6 +40,7 @@ CALLS_PER_WORKER = 5
 CAPACITY_DELIVERED = 0.97
 CAPACITY_P95_MS = 300.0
 DIRECTIONS = ("participant_to_officer", "officer_to_participant")
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -346,13 +349,27 @@ def main(argv: list[str] | None = None) -> None:
     if args.find_capacity:
         pipelines = ("ours", "aiortc-relay") if args.pipeline == "both" else (args.pipeline,)
         for p in pipelines:
-            asyncio.run(
-                find_capacity(replace_pipeline(config, p), args.start, args.step, args.max_calls)
-            )
+            run(find_capacity(replace_pipeline(config, p), args.start, args.step, args.max_calls))
     elif args.pipeline == "both":
-        asyncio.run(run_both(config))
+        run(run_both(config))
     else:
-        asyncio.run(run_once(config, args.out))
+        run(run_once(config, args.out))
+
+
+def run(main: Coroutine[Any, Any, T]) -> T:
+    """``asyncio.run`` where SIGTERM (``timeout``, ``kill``) cancels like Ctrl-C does, so the
+    teardown still stops the server and the workers (they run in sessions of their own)."""
+
+    async def stoppable() -> T:
+        loop, task = asyncio.get_running_loop(), asyncio.current_task()
+        assert task is not None
+        loop.add_signal_handler(signal.SIGTERM, task.cancel)
+        try:
+            return await main
+        finally:
+            loop.remove_signal_handler(signal.SIGTERM)
+
+    return asyncio.run(stoppable())
 
 
 if __name__ == "__main__":
