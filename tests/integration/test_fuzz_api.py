@@ -45,7 +45,7 @@ from web.metrics import METRICS
 Client = TestClient[web.Request, web.Application]
 AppFactory = Callable[..., Awaitable[Client]]
 MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES", "10"))  # per operation and mode
-STATEFUL_EXAMPLES = int(os.environ.get("FUZZ_STATEFUL_EXAMPLES", "60"))  # scenarios
+STATEFUL_EXAMPLES = int(os.environ.get("FUZZ_STATEFUL_EXAMPLES", "120"))  # scenarios
 STATEFUL_STEPS = 8  # calls per scenario
 UNDECIDED_CALLS = 3  # a release ends one; the links find the next
 CHECKS = [
