@@ -20,16 +20,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import signal
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+import sqlalchemy as sa
 
 from tests.cluster_support import MediaPeer, Node, Rig, Sock, _Http, pair
 from tests.conftest import Participant
 from tests.integration.outcomes_support import APPROVE, Staff, make_account
 from tests.support import REDIS_URL, make_nik, photo_bytes
 from videocall.accounts import Role
+from videocall.adapters import db
 
 logger = logging.getLogger(__name__)
 
@@ -38,9 +42,12 @@ PHASES = ("waiting", "paired", "media", "hung_up", "decision")
 MEDIA_PHASES = frozenset({"media", "hung_up", "decision"})
 DEPLOYMENTS = ("embedded", "fixed_node_id", "random_node_id")
 LONG_TTL_SECONDS = "120"  # fixed_node_id: a survivor's TTL-based reaping comes too late
-# The decision is killed in flight: as soon as the server logs that it began ending the call
-# for it (hang-up, media close), before the decision is stored; at the latest after this long.
+# The decision is killed in flight, right after the hang-up it causes is committed (the session
+# row leaves "active"; the recording is stored and the decision after that): once the server
+# logs the hang-up it is frozen (SIGSTOP) and let run a STEP_SECONDS slice at a time until the
+# row has changed. At the latest after IN_FLIGHT_LIMIT_SECONDS of waiting.
 IN_FLIGHT_LIMIT_SECONDS = 3.0
+STEP_SECONDS = 0.001
 
 
 @dataclass
@@ -65,6 +72,12 @@ class Case:
     @property
     def had_media(self) -> bool:
         return self.phase in MEDIA_PHASES
+
+
+def _read_from(path: Path, offset: int) -> str:
+    with path.open("rb") as f:
+        f.seek(offset)
+        return f.read().decode(errors="replace")
 
 
 class FaultRig:
@@ -279,12 +292,12 @@ class FaultRig:
         path = f"/api/sessions/{case.session_id}/decision"
         offset = self.doomed.log.stat().st_size
         case.decision = asyncio.create_task(case.staff.post(path, APPROVE))
-        marker = await self._logged(self.doomed, offset, self._in_flight(case.session_id or ""))
+        seen = await self._in_flight(self.doomed, offset, case.session_id or "")
         self.doomed.kill()
         self.killed_at = self.loop_time()
         self.mark("killed")
         answered = case.decision.done()
-        case.notes.append(f"killed on {marker!r}; the decision was answered by then: {answered}")
+        case.notes.append(f"killed with {seen}; the decision was answered by then: {answered}")
         if self.kind != "random_node_id":
             await self._spawn(self.doomed)
         self.up_at = self.loop_time()
@@ -298,27 +311,37 @@ class FaultRig:
             if c.staff is not None:
                 c.staff.client.base = base
 
-    @staticmethod
-    def _in_flight(session_id: str) -> tuple[str, ...]:
-        return (
-            f"call {session_id} ended",
-            f"session {session_id}: recording segment",
-            f"session {session_id}: media closed",
-            f"call {session_id} decided",
-        )
-
-    async def _logged(self, node: Node, offset: int, markers: tuple[str, ...]) -> str | None:
-        """Wait until the node logs one of ``markers`` after ``offset`` (or the limit)."""
+    async def _in_flight(self, node: Node, offset: int, session_id: str) -> str:
+        """Freeze the node at the hang-up's log line, then step it until the hang-up is in SQL;
+        what was seen, for the report. The caller kills the (stopped) process."""
+        marker = f"call {session_id} ended"
         deadline = self.loop_time() + IN_FLIGHT_LIMIT_SECONDS
-        while self.loop_time() < deadline:
-            with node.log.open("rb") as f:
-                f.seek(offset)
-                text = f.read().decode(errors="replace")
-            hit = next((m for m in markers if m in text), None)
-            if hit is not None:
-                return hit
-            await asyncio.sleep(0.003)
-        return None
+        while marker not in _read_from(node.log, offset) and self.loop_time() < deadline:  # noqa: ASYNC110 - written by another process
+            await asyncio.sleep(0.001)
+        assert node.proc is not None
+        node.proc.send_signal(signal.SIGSTOP)
+        steps = 0
+        row = await self._decision_row(session_id)
+        while (row is None or row[0] == "active") and self.loop_time() < deadline:
+            node.proc.send_signal(signal.SIGCONT)
+            await asyncio.sleep(STEP_SECONDS)
+            node.proc.send_signal(signal.SIGSTOP)
+            steps += 1
+            row = await self._decision_row(session_id)
+        state, stored = row if row is not None else ("unreadable", False)
+        return f"session {state} in SQL after {steps} step(s), recording stored: {stored}"
+
+    async def _decision_row(self, session_id: str) -> tuple[str, bool] | None:
+        """(state, recording stored) of a session; None while the database is locked by the
+        frozen process (SQLite)."""
+        c = db.call_sessions.c
+        query = sa.select(c.state, c.recording).where(c.id == session_id)
+        try:
+            async with self.rig.database.connect() as conn:
+                row = (await conn.execute(query)).one()
+        except sa.exc.OperationalError:
+            return None
+        return str(row.state), bool((row.recording or {}).get("segments"))
 
     async def settle_decision(self) -> str:
         """How the decision request sent into the kill ended, for the report."""
