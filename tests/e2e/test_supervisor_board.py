@@ -143,7 +143,7 @@ def test_undecided_calls_released_or_decided_by_a_supervisor(
         "data-stale", "false"
     )
     row_a = page.locator(f"#undecided-list tr[data-session-id='{session_a}']")
-    expect(row_a.locator("td").nth(1)).to_have_text(OFFICER[0])
+    expect(row_a.locator("td").nth(1)).to_have_text(OFFICER[0].title())  # the display name
     shots(page, "undecided-list")
 
     # A: sent back to the queue, with a reason.
@@ -184,7 +184,7 @@ def test_undecided_calls_released_or_decided_by_a_supervisor(
     review_row = other.locator(f"#review-list tr[data-record-id='{b['id']}']")
     review_row.locator("button").click()
     decided_by = other.locator("#r-decided-by")
-    expect(decided_by).to_contain_text(SUPERVISOR[0])
+    expect(decided_by).to_contain_text(SUPERVISOR[0].title())  # the display name
     expect(decided_by).to_contain_text(str(datetime.now(UTC).astimezone().year))
     reference = b["reference"]
     expect(other.locator("#rv-reference")).to_have_text(f"{reference[:4]}-{reference[4:]}")
