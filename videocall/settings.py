@@ -95,6 +95,12 @@ class Settings(BaseSettings):
     turn_ttl_seconds: int = 3600
     allow_loopback_ice: bool = True
     quality_sample_fps: float = 2.0
+    # CPU-heavy work (photos, OCR, faces, hashing) runs in worker processes; 0 = cores - 1 (1..4).
+    cpu_pool_workers: int = Field(default=0, ge=0, le=16)
+    # Jobs waiting for a worker beyond this are refused with 503 server_busy.
+    cpu_pool_queue: int = Field(default=16, ge=1, le=1000)
+    # Event-loop lag past this is logged as a warning (and always counted on /metrics).
+    loop_lag_warn_seconds: float = 0.1
     # The participant's uplink carries no usable video this long: the call goes on as audio.
     weak_uplink_seconds: float = 10.0
     # An officer offering first waits this long for the participant's video codec.

@@ -143,7 +143,9 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     app[keys.ACCOUNTS] = SqlAccounts(database)
     app[keys.SESSIONS] = SqlCallSessions(database, app[keys.RECORDS])
     app[keys.BLOBS] = FileBlobStore(settings.uploads_dir)
-    cpu_pool = app[keys.CPU_POOL] = WorkerPool()
+    cpu_pool = app[keys.CPU_POOL] = WorkerPool(
+        workers=settings.cpu_pool_workers or None, queue=settings.cpu_pool_queue
+    )
     app[keys.SERVICE] = RecordService(
         app[keys.RECORDS],
         app[keys.BLOBS],

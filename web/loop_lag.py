@@ -101,8 +101,7 @@ LOOP_LAG = web.AppKey("loop_lag", LoopLagMonitor)
 
 
 async def _monitor_ctx(app: web.Application) -> AsyncIterator[None]:
-    # ``loop_lag_warn_seconds`` is read if the settings have it (docs/configuration.md).
-    warn = float(getattr(app[keys.SETTINGS], "loop_lag_warn_seconds", DEFAULT_WARN_SECONDS))
+    warn = app[keys.SETTINGS].loop_lag_warn_seconds
     monitor = LoopLagMonitor(app[METRICS].registry, warn_seconds=warn)
     app[LOOP_LAG] = monitor
     monitor.start()
