@@ -276,3 +276,14 @@ async def test_a_dead_node_claimed_by_a_survivor_ends_its_calls(w: Desk) -> None
     assert w.sessions.rows[call_id].state == "interrupted"
     assert w.sessions.rows[call_id].recording == w.recordings.found[call_id]
     assert w.notifier.events("officer", "call_ended")[-1]["requeued"] is True
+
+
+async def test_a_call_hung_up_just_before_the_crash_gets_its_recording(w: Desk) -> None:
+    call_id, _ = await w.paired()
+    w.media.hosted.discard(call_id)  # the process died before its media stored the recording
+    await w.desk.officer_hangup("budi", "officer:budi", call_id)
+    assert w.sessions.rows[call_id].recording is None
+    w.recordings.found[call_id] = {"segments": [{"sha256": "d" * 64}], "gaps_s": []}
+    await w.reconciler.on_start("node-a", fresh_store=True)
+    assert w.sessions.rows[call_id].state == "awaiting_decision"  # still the officer's to decide
+    assert w.sessions.rows[call_id].recording == w.recordings.found[call_id]

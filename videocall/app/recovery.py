@@ -20,6 +20,7 @@ The partial recording the dead process left is registered with its SHA-256.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from videocall.app import messages as msg
@@ -70,13 +71,23 @@ class Reconciler:
                 ended += 1
         if ended:
             logger.warning("recovery: %d call(s) of a previous incarnation ended", ended)
+        await self._register_undecided(lambda node: fresh_store or node == node_id)
         return ended
+
+    async def _register_undecided(self, owned: Callable[[str | None], bool]) -> None:
+        """Calls hung up just before the process died wait for their decision; the recording
+        their media never finished storing is on disk."""
+        for undecided in await self.sessions.undecided():
+            row = await self.sessions.get(undecided.session_id)
+            if owned(row.node):
+                await self.register_recording(row.id)
 
     async def node_lost(self, node: NodeInfo) -> None:
         """A dead node (claimed by this one): its calls end at once, participants back at the
         head, and whoever was connected only through it starts their grace window."""
         for row in await self.sessions.open_on_node(node.node_id):
             await self.end_lost(row, reason="node_lost", node=node.node_id)
+        await self._register_undecided(lambda owner: owner == node.node_id)
         await self.desk.connections_lost(node.node_id)
 
     async def sweep(self) -> None:
