@@ -425,8 +425,9 @@ class MediaSweeper:
     async def close(self) -> None:
         # Stopped by a flag, not a cancel: redis-py on 3.11 can swallow a cancellation.
         self._stopping.set()
-        if self._task is not None and not (
-            await asyncio.wait({self._task}, timeout=SWEEP_SECONDS + 6)
-        )[0]:
+        if (
+            self._task is not None
+            and not (await asyncio.wait({self._task}, timeout=SWEEP_SECONDS + 6))[0]
+        ):
             self._task.cancel()
         self._task = None

@@ -55,7 +55,6 @@ def ice_passwords(sdp: str) -> list[str]:
 async def media_call(client: Any, session_id: str) -> tuple[list[str], str]:
     """Offer/answer for the participant over /media; returns the SDPs and the ticket token."""
 
-
     ticket = await client.app[MEDIA_HUB].ticket(session_id, "participant", None)
     sio = socketio.AsyncClient(reconnection=False)
     pc = RTCPeerConnection()

@@ -549,9 +549,7 @@ async def test_a_call_with_media_completes_and_feeds_the_estimate(world: World) 
     presence = await officer.next("presence", lambda p: p["undecided"])
     assert [u["session_id"] for u in presence["undecided"]] == [reply["session_id"]]
     assert (await officer.call("accept_next"))["error"]["code"] == "decision_pending"
-    assert (await p1.call("join_queue"))["awaiting_decision"] == {
-        "session_id": reply["session_id"]
-    }
+    assert (await p1.call("join_queue"))["awaiting_decision"] == {"session_id": reply["session_id"]}
     me = await (await world.client.get("/api/me", headers=person.auth)).json()
     assert me["call_status"] == "awaiting_decision"
     # One call of 300 s and one idle officer: the next participant is next, any moment now.

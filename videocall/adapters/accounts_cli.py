@@ -1,6 +1,6 @@
 """Create officer and supervisor accounts from the command line::
 
-    python -m videocall.adapters.accounts_cli create --username budi --role officer --name "Budi"
+python -m videocall.adapters.accounts_cli create --username budi --role officer --name "Budi"
 """
 
 from __future__ import annotations

@@ -98,9 +98,7 @@ class OutcomeService:
             validate_decision(decision, evidence)
             return dataclasses.replace(evidence, assist=summary)
 
-        stored = await self.outcomes.decide(
-            session_id, account, decision, self.clock.now(), check
-        )
+        stored = await self.outcomes.decide(session_id, account, decision, self.clock.now(), check)
         logger.info("call %s decided %s by %s", session_id, decision.result.value, account.actor)
         await self.notifier.to_participant(
             row.record_id, msg.DECIDED, {"session_id": session_id, "result": stored.result.value}
