@@ -64,15 +64,14 @@ class Reconciler:
         ``fresh_store``: the queue store started empty (in-process), so every open call was
         lost with the old process. Returns how many calls were ended."""
         await self.desk.connections_lost(node_id)
-        ended = 0
-        for row in await self.sessions.open_sessions():
-            if fresh_store or row.node == node_id:
-                await self.end_lost(row, reason="server_restarted")
-                ended += 1
-        if ended:
-            logger.warning("recovery: %d call(s) of a previous incarnation ended", ended)
+        rows = [
+            row for row in await self.sessions.open_sessions() if fresh_store or row.node == node_id
+        ]
+        await self.end_all_lost(rows, reason="server_restarted")
+        if rows:
+            logger.warning("recovery: %d call(s) of a previous incarnation ended", len(rows))
         await self._register_undecided(lambda node: fresh_store or node == node_id)
-        return ended
+        return len(rows)
 
     async def _register_undecided(self, owned: Callable[[str | None], bool]) -> None:
         """Calls hung up just before the process died wait for their decision; the recording
@@ -85,8 +84,8 @@ class Reconciler:
     async def node_lost(self, node: NodeInfo) -> None:
         """A dead node (claimed by this one): its calls end at once, participants back at the
         head, and whoever was connected only through it starts their grace window."""
-        for row in await self.sessions.open_on_node(node.node_id):
-            await self.end_lost(row, reason="node_lost", node=node.node_id)
+        rows = await self.sessions.open_on_node(node.node_id)
+        await self.end_all_lost(rows, reason="node_lost", node=node.node_id)
         await self._register_undecided(lambda owner: owner == node.node_id)
         await self.desk.connections_lost(node.node_id)
 
@@ -98,21 +97,26 @@ class Reconciler:
             if row.id in live:
                 continue
             if row.id in self._suspects:
-                await self.end_lost(row, reason="call_state_lost")
+                await self.end_all_lost([row], reason="call_state_lost")
             else:
                 suspects.add(row.id)
         self._suspects = suspects
 
-    async def end_lost(self, row: CallSessionRow, *, reason: str, node: str | None = None) -> None:
-        """End a call whose media is gone; register what it recorded."""
-        if await self.calls.media_lost(row.id):
-            logger.warning("call %s: media lost (%s), participant requeued", row.id, reason)
-        else:
-            await self._end_orphan(row, reason)
-        if node is not None:
-            await self.calls.note_lost_node(row.record_id, row.id, node)
-        await self.register_recording(row.id)
-        await self.desk.officer_changed(row.officer_id)
+    async def end_all_lost(
+        self, rows: list[CallSessionRow], *, reason: str, node: str | None = None
+    ) -> None:
+        """End calls whose media is gone, all of them first (people are freed at once), then
+        register what each recorded (hashing files takes longer)."""
+        for row in rows:
+            if await self.calls.media_lost(row.id):
+                logger.warning("call %s: media lost (%s), participant requeued", row.id, reason)
+            else:
+                await self._end_orphan(row, reason)
+            if node is not None:
+                await self.calls.note_lost_node(row.record_id, row.id, node)
+            await self.desk.officer_changed(row.officer_id)
+        for row in rows:
+            await self.register_recording(row.id)
 
     async def _end_orphan(self, row: CallSessionRow, reason: str) -> None:
         try:
