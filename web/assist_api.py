@@ -17,7 +17,7 @@ from videocall.adapters.sql_assist import SqlAssistReadings
 from videocall.assist import AssistService, Jobs
 from videocall.records import DocumentKind
 from web import keys
-from web.api_records import api
+from web.api_records import api, may_read
 from web.auth import participant_record_id, require_staff
 
 logger = logging.getLogger(__name__)
@@ -108,8 +108,9 @@ async def get_my_assist(request: web.Request) -> web.Response:
     ],
 )
 async def get_record_assist(request: web.Request) -> web.Response:
-    await require_staff(request)
+    account = await require_staff(request)
     record_id = request.match_info["record_id"]
+    await may_read(request, account, record_id)  # officers: only their own calls' participants
     session_id = request.query.get("session_id") or None
     panel = await request.app[ASSIST].readings(record_id, session_id)
     return web.json_response(AssistOut.model_validate(panel).model_dump())

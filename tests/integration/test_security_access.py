@@ -65,6 +65,7 @@ async def statuses(client: Client, staff: dict[str, str], record_id: str) -> lis
         (await client.get(base, headers=staff)).status,
         (await client.get(f"{base}/documents/ktp", headers=staff)).status,
         (await client.post(f"{base}/reveal-nik", headers=staff)).status,
+        (await client.get(f"{base}/assist", headers=staff)).status,
     ]
 
 
@@ -87,16 +88,16 @@ async def test_officers_read_only_their_own_participants(
     sari = await log_in(client, clock, "sari", Role.SUPERVISOR)
 
     # Nobody has called anyone yet: officers see no record, the supervisor every one.
-    assert await statuses(client, budi, mine.record_id) == [403, 403, 403]
-    assert await statuses(client, sari, other.record_id) == [200, 200, 200]
+    assert await statuses(client, budi, mine.record_id) == [403, 403, 403, 403]
+    assert await statuses(client, sari, other.record_id) == [200, 200, 200, 200]
 
     await pair(client, budi, mine)
-    assert await statuses(client, budi, mine.record_id) == [200, 200, 200]
+    assert await statuses(client, budi, mine.record_id) == [200, 200, 200, 200]
     refused = await client.post(f"/api/records/{mine.record_id}/reveal-nik", headers=ani)
     assert refused.status == 403
     assert (await refused.json())["error"]["code"] == "not_your_participant"
-    assert await statuses(client, ani, mine.record_id) == [403, 403, 403]
-    assert await statuses(client, budi, other.record_id) == [403, 403, 403]
+    assert await statuses(client, ani, mine.record_id) == [403, 403, 403, 403]
+    assert await statuses(client, budi, other.record_id) == [403, 403, 403, 403]
 
     # Only the allowed reads are in the audit trail, each under its reader's name.
     assert await audited(client, mine.record_id) == [
@@ -116,4 +117,4 @@ async def test_unknown_records_are_not_found_for_every_role(
     unknown = "00000000-0000-4000-8000-000000000000"
     for name, role in (("budi", Role.OFFICER), ("sari", Role.SUPERVISOR)):
         staff = await log_in(client, clock, name, role)
-        assert await statuses(client, staff, unknown) == [404, 404, 404], role
+        assert await statuses(client, staff, unknown) == [404, 404, 404, 404], role
