@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import aiohttp
@@ -21,6 +21,8 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 class SetupTimes:
     accept_at: float  # time.monotonic() when the officer accepted
     told_ms: float | None = None  # accept -> both sides had their pairing message
+    # Signalling steps of the set-up timeline (step -> time.monotonic()), when the set-up has them.
+    marks: dict[str, float] = field(default_factory=dict)
 
 
 class CallSetup(Protocol):

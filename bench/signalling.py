@@ -162,8 +162,9 @@ class SignallingSetup:
             self._media(sockets, theirs["media"], participant),
             self._media(sockets, mine["media"], officer),
         )
-        told_ms = (max(officer_told, participant_told) - accept_at) * 1000
-        return SetupTimes(accept_at, round(told_ms, 2))
+        both_told = max(officer_told, participant_told)
+        marks = {"accept_ack": officer_told, "both_told": both_told}
+        return SetupTimes(accept_at, round((both_told - accept_at) * 1000, 2), marks)
 
     async def _media(self, sockets: Sockets, ticket: dict[str, Any], pc: RTCPeerConnection) -> None:
         client = sockets.new()

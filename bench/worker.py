@@ -25,7 +25,6 @@ from typing import Any
 from bench.media import cached_media
 from bench.peers import Peer, VideoReceiver, make_peer
 from bench.setup import CallSetup, setup_for
-from bench.timed_signalling import MarkedTimes, TimedSignallingSetup
 from bench.timeline import call_timeline
 from media.rtc_forward import allow_loopback_candidates
 
@@ -67,7 +66,7 @@ async def start_call(call_id: str, setup: CallSetup, decode_all: bool) -> Runnin
     call = RunningCall(
         call_id, peers["participant"], peers["officer"], times.accept_at, times.told_ms
     )
-    if isinstance(times, MarkedTimes):
+    if times.marks:
         call.signalling_marks = times.marks
     await wait_first_frames(call)
     return call
@@ -149,8 +148,7 @@ def emit(event: dict[str, Any]) -> None:
 async def run(args: argparse.Namespace) -> None:
     allow_loopback_candidates(True)
     cached_media()  # encode (or load) before any call starts
-    timed = args.setup == "signalling"  # the signalling steps of the set-up timeline
-    setup: CallSetup = TimedSignallingSetup(args.url) if timed else setup_for(args.setup, args.url)
+    setup: CallSetup = setup_for(args.setup, args.url)
     ids = [f"bench-{args.tag}-{n:03d}" for n in range(args.first, args.first + args.calls)]
     calls = await start_calls(ids, setup, args.decode_all)
     emit({"event": "ready", "calls": len(calls)})
