@@ -102,3 +102,20 @@ export async function showRecord(prefix, record) {
     await staffImage(img, url).catch(() => {});
   }
 }
+
+/** A table cell with text or an element, appended to the row. */
+export function cell(tr, content) {
+  const td = document.createElement("td");
+  if (content instanceof Node) td.append(content);
+  else td.textContent = content;
+  tr.append(td);
+  return td;
+}
+
+/** A small status tag: ⚠ for fail, ✓ for ok. */
+export function tag(kind, key) {
+  const span = document.createElement("span");
+  span.className = `tag ${kind}`;
+  span.textContent = `${kind === "fail" ? "⚠ " : kind === "ok" ? "✓ " : ""}${i18n.t(key)}`;
+  return span;
+}

@@ -6,27 +6,12 @@ import { t, formatDateTime } from "./i18n.js";
 import { call } from "./api.js";
 import { clearErrors, showError, errorText } from "./forms.js";
 import { banner } from "./net.js";
-import { requireLogin, showRecord, staffImage } from "./staff.js";
+import { cell, requireLogin, showRecord, staffImage, tag } from "./staff.js";
 import * as undecided from "./supervisor_undecided.js";
 
 const $ = (id) => document.getElementById(id);
 const REFRESH_MS = 30000;
 const state = { reviews: [], failed: [], reasons: [], current: null };
-
-function cell(tr, content) {
-  const td = document.createElement("td");
-  if (content instanceof Node) td.append(content);
-  else td.textContent = content;
-  tr.append(td);
-  return td;
-}
-
-function tag(kind, key) {
-  const span = document.createElement("span");
-  span.className = `tag ${kind}`;
-  span.textContent = `${kind === "fail" ? "⚠ " : kind === "ok" ? "✓ " : ""}${t(key)}`;
-  return span;
-}
 
 function button(key, onClick, cls = "secondary") {
   const b = document.createElement("button");

@@ -5,6 +5,7 @@ import { t, formatDateTime } from "./i18n.js";
 import { call } from "./api.js";
 import { clearErrors, showError, errorText } from "./forms.js";
 import { read, loadReasons, renderReasons, resetForm } from "./officer_decision.js";
+import { cell, tag } from "./staff.js";
 
 const $ = (id) => document.getElementById(id);
 const RELEASE_REASONS = ["officer_unavailable", "evidence_incomplete", "technical_problem"];
@@ -24,21 +25,6 @@ export function deciderOf(decision, record) {
 function historyActor(record, match) {
   const entry = ((record && record.history) || []).find((h) => h.detail && match(h));
   return entry ? actorName(entry.actor) : "";
-}
-
-function cell(tr, content) {
-  const td = document.createElement("td");
-  if (content instanceof Node) td.append(content);
-  else td.textContent = content;
-  tr.append(td);
-  return td;
-}
-
-function tag(kind, key) {
-  const span = document.createElement("span");
-  span.className = `tag ${kind}`;
-  span.textContent = `${kind === "fail" ? "⚠ " : ""}${t(key)}`;
-  return span;
 }
 
 /** Who took a call (the officer who paired it), when the list does not name them. */
