@@ -28,6 +28,7 @@ from signaling.media_control import MediaControl
 from signaling.notifier import SioNotifier
 from signaling.officer import OfficerNamespace
 from signaling.participant import ParticipantNamespace
+from videocall.adapters.cpu_pool import WorkerPool
 from videocall.adapters.memory_queue import MemoryQueueStore
 from videocall.adapters.migrate import upgrade
 from videocall.adapters.redis_queue import RedisQueueStore, connect
@@ -257,6 +258,23 @@ async def _drain_on_shutdown(app: web.Application) -> None:
         await cluster.drain(app[keys.SETTINGS].drain_seconds)
 
 
+async def _warm_cpu_pool(app: web.Application) -> AsyncIterator[None]:
+    """Start the CPU pool's workers in the background as the server starts, so the first
+    upload or the first recovery hash after a restart does not wait for process start-up
+    (seconds on a busy machine). Only for the real server: tests start many apps."""
+    pool = app[keys.CPU_POOL]
+    if not isinstance(pool, WorkerPool):
+        yield
+        return
+    task = asyncio.create_task(pool.warm_up(), name="cpu-pool-warm-up")
+    yield
+    if not task.done():
+        task.cancel()
+    results = await asyncio.gather(task, return_exceptions=True)
+    if isinstance(results[0], Exception):
+        logger.info("CPU pool warm-up did not finish: %s", results[0])
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description="video-call identity verification server")
     parser.add_argument("--host", help="bind address (default: $HOST or 127.0.0.1)")
@@ -270,6 +288,7 @@ def main(argv: list[str] | None = None) -> None:
     if not args.no_migrate:
         upgrade(settings.effective_database_url)
     app = create_app(settings)
+    app.cleanup_ctx.append(_warm_cpu_pool)
     logger.info("listening on %s", settings.effective_public_url)
     web.run_app(
         app,

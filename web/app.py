@@ -144,7 +144,10 @@ async def _storage(app: web.Application) -> AsyncIterator[None]:
     app[keys.SESSIONS] = SqlCallSessions(database, app[keys.RECORDS])
     app[keys.BLOBS] = FileBlobStore(settings.uploads_dir)
     cpu_pool = app[keys.CPU_POOL] = WorkerPool(
-        workers=settings.cpu_pool_workers or None, queue=settings.cpu_pool_queue
+        workers=settings.cpu_pool_workers or None,
+        queue=settings.cpu_pool_queue,
+        log_level=settings.log_level,
+        log_json=settings.log_json,
     )
     app[keys.SERVICE] = RecordService(
         app[keys.RECORDS],

@@ -4,6 +4,7 @@ the queue is bounded, a dead worker is replaced, and the event loop lag is on /m
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import os
 import signal
@@ -36,6 +37,14 @@ def release(gate: Path) -> None:
 
 def die() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+def logged_line(message: str) -> str:
+    """What this worker's root handler writes for a warning (its formatter after its filters)."""
+    record = logging.LogRecord("worker", logging.WARNING, __file__, 1, message, None, None)
+    (handler,) = logging.getLogger().handlers
+    assert handler.filter(record)
+    return handler.format(record)
 
 
 @pytest.fixture(params=["process", "thread"])
@@ -79,6 +88,18 @@ async def test_a_dead_worker_fails_its_job_and_is_replaced() -> None:
         assert await pool.run(os.getpid) not in (first, os.getpid())
     finally:
         await pool.close()
+
+
+async def test_workers_log_as_the_server_does_with_nik_and_tokens_masked() -> None:
+    pool = WorkerPool("process", workers=1, log_level="INFO", log_json=True)
+    try:
+        line = await pool.run(logged_line, "hashing for 3201011501900001, Bearer abc.def")
+    finally:
+        await pool.close()
+    entry = json.loads(line)
+    assert entry["level"] == "WARNING" and entry["logger"] == "worker"
+    assert "3201011501900001" not in line and "abc.def" not in line
+    assert "[redacted]" in entry["message"]
 
 
 async def test_close_twice_and_refuse_after() -> None:

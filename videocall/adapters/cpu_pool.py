@@ -31,6 +31,7 @@ from concurrent.futures.process import BrokenProcessPool
 from typing import Any, Literal, TypeVar
 
 from videocall.errors import Unavailable
+from videocall.logsetup import configure_logging
 
 logger = logging.getLogger(__name__)
 
@@ -58,11 +59,15 @@ def _start_workers(executor: Executor, count: int) -> None:
         future.result()
 
 
-def _worker_init(server_pid: int) -> None:
-    """Worker initializer: a lower CPU priority, so that on a busy machine the scheduler runs the
-    server's event loop (and its media threads) first; and exit when the server process ends,
-    however it ends. A worker waits on a pipe it holds both ends of, so it would never notice a
-    server killed with SIGKILL, and would keep its memory forever."""
+def _worker_init(server_pid: int, log_level: str | None, log_json: bool) -> None:
+    """Worker initializer: the server's logging (same format, the same NIK and token masking;
+    without it a worker's warnings went to stderr unformatted and unmasked and its info lines
+    were lost); a lower CPU priority, so that on a busy machine the scheduler runs the server's
+    event loop (and its media threads) first; and exit when the server process ends, however it
+    ends. A worker waits on a pipe it holds both ends of, so it would never notice a server
+    killed with SIGKILL, and would keep its memory forever."""
+    if log_level is not None:
+        configure_logging(log_level, log_json)
     try:
         os.nice(WORKER_NICENESS)
     except OSError:
@@ -94,9 +99,18 @@ class WorkerPool:
     """``CpuPool`` on a process or thread executor, started by the first job."""
 
     def __init__(
-        self, kind: PoolKind = "process", *, workers: int | None = None, queue: int = 16
+        self,
+        kind: PoolKind = "process",
+        *,
+        workers: int | None = None,
+        queue: int = 16,
+        log_level: str | None = None,
+        log_json: bool = False,
     ) -> None:
+        """``log_level``: configure logging in each worker process as the server does (None:
+        leave the workers' logging alone, e.g. in a program with its own set-up)."""
         self.kind = kind
+        self._logging = (log_level, log_json)
         self.workers = workers or default_workers()
         self.queue = queue
         self._executor: Executor | None = None
@@ -116,7 +130,10 @@ class WorkerPool:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(PRELOAD)
         return ProcessPoolExecutor(
-            self.workers, mp_context=context, initializer=_worker_init, initargs=(os.getpid(),)
+            self.workers,
+            mp_context=context,
+            initializer=_worker_init,
+            initargs=(os.getpid(), *self._logging),
         )
 
     async def warm_up(self) -> None:
