@@ -4,7 +4,10 @@ A record keeps its files while it is in progress. Once it is final the clock sta
 record's files go after ``rejected`` (the person may register again and has nothing to prove), an
 approved (``active``) record's after ``active`` (the evidence behind an approval is kept longer).
 The record itself and its history stay; the deletion is written to the history, which is also
-what marks it as done. Pure: facts and ``now`` in, decisions out.
+what marks it as done. A record under a legal hold (``videocall.privacy.legal_hold``) keeps
+everything while the hold lasts; once it is released, its files go if their time has come (the
+period still counts from the final state, so a long hold does not restart it). Pure: facts and
+``now`` in, decisions out.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from videocall.privacy import legal_hold
 from videocall.records import HistoryEntry, RecordState
 
 PURGED_ACTION = "files_deleted_by_retention"
@@ -49,6 +53,7 @@ class RecordFacts:
     state: RecordState
     final_at: datetime | None  # when it entered its final state
     purged: bool  # a retention deletion is in its history already
+    held: bool = False  # under a legal hold now: nothing is deleted
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,9 +64,9 @@ class Due:
 
 
 def due_at(facts: RecordFacts, policy: RetentionPolicy) -> datetime | None:
-    """When the record's files are due, or None if never (in progress or already done)."""
+    """When the record's files are due, or None if not (in progress, held or already done)."""
     period = policy.period(facts.state)
-    if period is None or facts.purged or facts.final_at is None:
+    if period is None or facts.purged or facts.held or facts.final_at is None:
         return None
     return facts.final_at + period
 
@@ -86,13 +91,15 @@ def due_for_deletion(
 def facts_from_history(
     record_id: str, state: RecordState, history: Sequence[HistoryEntry]
 ) -> RecordFacts:
-    """Facts from a record's history: when it reached ``state``, whether it was purged."""
+    """Facts from a record's history: when it reached ``state``, whether it was purged, whether
+    it is under a legal hold now."""
     final_at = None
     for entry in history:
         if entry.action == "state_changed" and entry.to_state is state:
             final_at = entry.at
     purged = any(entry.action == PURGED_ACTION for entry in history)
-    return RecordFacts(record_id, state, final_at, purged)
+    held = legal_hold(history) is not None
+    return RecordFacts(record_id, state, final_at, purged, held)
 
 
 def purge_detail(

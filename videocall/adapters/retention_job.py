@@ -8,6 +8,11 @@ That entry is also the "done" mark, so several processes may run the job at once
 finds the entry and skips. Files go before the commit: a crash leaves no entry and the next run
 finishes the work (deleting is idempotent); an entry never claims a deletion that did not happen.
 
+A record under a legal hold (its last ``legal_hold_placed`` entry not followed by a
+``legal_hold_released``) is left out of the candidates, so held records never fill a batch, and
+the rule re-checks it under the lock (a hold placed meanwhile wins). Released, it is a candidate
+again on the next pass.
+
 Each pass also sweeps photo files that no document row references (an upload that crashed
 between writing its file and committing its row): only files last written more than
 ``orphan_grace_seconds`` ago, so an upload in flight keeps its file.
@@ -31,6 +36,7 @@ from videocall.adapters.files import FileBlobStore
 from videocall.adapters.sql_records import Database, SqlRecordRepository
 from videocall.clock import Clock
 from videocall.errors import Conflict
+from videocall.privacy import HOLD_PLACED, HOLD_RELEASED
 from videocall.records import Record
 from videocall.retention import (
     PURGED_ACTION,
@@ -111,10 +117,27 @@ class RetentionJob:
         )
         done = sa.exists().where(H.c.record_id == R.c.id, H.c.action == PURGED_ACTION)
         query = (
-            sa.select(R.c.id).where(old_enough, ~done).order_by(R.c.updated_at).limit(self.batch)
+            sa.select(R.c.id)
+            .where(old_enough, ~done, ~self._held(R.c.id))
+            .order_by(R.c.updated_at)
+            .limit(self.batch)
         )
         async with self.db.connect() as conn:
             return list((await conn.execute(query)).scalars())
+
+    @staticmethod
+    def _held(record_id: sa.ColumnElement[str]) -> sa.ColumnElement[bool]:
+        """A hold placed and not released after it (history ids grow in the order written)."""
+        placed = db.record_history.alias("placed")
+        released = db.record_history.alias("released")
+        later_release = sa.exists().where(
+            released.c.record_id == placed.c.record_id,
+            released.c.action == HOLD_RELEASED,
+            released.c.id > placed.c.id,
+        )
+        return sa.exists().where(
+            placed.c.record_id == record_id, placed.c.action == HOLD_PLACED, ~later_release
+        )
 
     async def purge(self, record_id: str, now: datetime) -> bool:
         try:
