@@ -48,8 +48,8 @@ from videocall.sessions import SessionConfig
 from videocall.settings import Settings
 from web import keys
 from web.app import create_web_app
-from web.assist_api import ASSIST
 from web.auth import SESSION_COOKIE, staff_from_cookie
+from web.keys import ASSIST
 from web.metrics import METRICS, queue_collector
 
 logger = logging.getLogger("server")

@@ -221,9 +221,9 @@ async def put_document(request: web.Request) -> web.Response:
     doc = await request.app[keys.SERVICE].upload_document(
         record_id, kind, data, actor=f"participant:{record_id}"
     )
-    from web.assist_api import schedule_analysis  # here: assist_api imports this module
-
-    schedule_analysis(request.app, record_id, kind)  # KTP read and faces, in the background
+    assist = request.app.get(keys.ASSIST)
+    if assist is not None:  # KTP read and faces, in the background (never blocks the answer)
+        assist.schedule(record_id, kind.value)
     return web.json_response(doc.as_dict())
 
 

@@ -20,7 +20,20 @@ from videocall.service import RecordService
 from videocall.settings import Settings
 from videocall.tokens import ParticipantTokens
 from videocall.workdays import WorkCalendar
-from web import keys
+from web import (
+    assist_api,
+    dashboard_api,
+    evidence_api,
+    evidence_bundle_api,
+    handoff_api,
+    housekeeping,
+    keys,
+    limits_mw,
+    loop_lag,
+    metrics,
+    outcomes_api,
+    pages,
+)
 from web.api_records import api
 from web.errors import error_middleware
 from web.origin import origin_middleware
@@ -94,7 +107,7 @@ def create_web_app(
     app.cleanup_ctx.append(_storage)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readyz)
-    first, then = _layers()  # imports every route module before the registry is installed
+    first, then = _layers()
     api.install(app)
     for install in (*first, *edges, *then):
         install(app)
@@ -103,34 +116,21 @@ def create_web_app(
 
 def _layers() -> tuple[list[AppPlugin], list[AppPlugin]]:
     """The layers around the records API, in the order they wrap the app (the edges go between
-    the two lists). Imported here, at call time, because each imports this module's neighbours
-    (keys, auth, openapi)."""
-    import web.assist_api  # officer assist: routes on the registry, background analysis
-    import web.dashboard_api
-    import web.evidence_api
-    import web.evidence_bundle_api  # evidence bundles, personal-data rights (issue 18)
-    import web.handoff_api  # hand-off links: API routes on the registry, /r/{code} page
-    import web.housekeeping
-    import web.limits_mw
-    import web.loop_lag
-    import web.metrics
-    import web.outcomes_api
-    import web.pages
-    import web.quality_api  # its route is on the shared registry
-
+    the two lists). Every route module is imported at the top of this module, so its routes are
+    on the registry before it is installed."""
     return [
-        web.metrics.install,
-        web.loop_lag.install,
-        web.limits_mw.install,
-        web.housekeeping.install,
+        metrics.install,
+        loop_lag.install,
+        limits_mw.install,
+        housekeeping.install,
     ], [
-        web.outcomes_api.install,
-        web.evidence_api.install,
-        web.evidence_bundle_api.install,
-        web.dashboard_api.install,
-        web.handoff_api.install,
-        web.assist_api.install,
-        web.pages.install,
+        outcomes_api.install,
+        evidence_api.install,
+        evidence_bundle_api.install,
+        dashboard_api.install,
+        handoff_api.install,
+        assist_api.install,
+        pages.install,
     ]
 
 

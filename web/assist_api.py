@@ -1,6 +1,6 @@
 """Officer assist over HTTP: the participant's own KTP check, the officer's readings and face
-scores. The analysis runs in the background after an upload (``schedule_analysis``), on the
-shared CPU pool; these routes only read what is stored.
+scores. The analysis runs in the background after an upload (the upload route calls
+``AssistService.schedule``), on the shared CPU pool; these routes only read what is stored.
 """
 
 from __future__ import annotations
@@ -15,14 +15,13 @@ from pydantic import BaseModel
 from videocall.adapters.assist_jobs import analyse_snapshot, document_faces, document_ocr
 from videocall.adapters.sql_assist import SqlAssistReadings
 from videocall.assist import AssistService, Jobs
-from videocall.records import DocumentKind
 from web import keys
 from web.api_records import api, may_read
 from web.auth import participant_record_id, require_staff
+from web.keys import ASSIST
 
 logger = logging.getLogger(__name__)
 
-ASSIST = web.AppKey("assist", AssistService)
 _OWN_POOL = web.AppKey("assist_own_pool", object)
 
 
@@ -69,12 +68,6 @@ async def _assist_ctx(app: web.Application) -> AsyncIterator[None]:
     app[ASSIST] = service
     yield
     await service.close()
-
-
-def schedule_analysis(app: web.Application, record_id: str, kind: DocumentKind) -> None:
-    """After a successful upload: read the photo in the background (never blocks the answer)."""
-    if ASSIST in app:
-        app[ASSIST].schedule(record_id, kind.value)
 
 
 @api.route(

@@ -15,6 +15,7 @@ from videocall.adapters.sql_sessions import SqlCallSessions
 from videocall.app.calls import CallService
 from videocall.app.desk import DeskService
 from videocall.app.outcomes import OutcomeService
+from videocall.assist import AssistService
 from videocall.clock import Clock
 from videocall.ports import CpuPool
 from videocall.service import RecordService
@@ -42,3 +43,5 @@ DECISIONS = web.AppKey("decisions", OutcomeService)
 OUTCOMES = web.AppKey("outcomes", SqlOutcomes)
 # Filled by later parts (signalling, media, outcomes): anything with start()/close().
 EXTRAS = web.AppKey("extras", dict[str, Any])
+# Officer assist (KTP reading, faces): set by web.assist_api when assist is on.
+ASSIST = web.AppKey("assist", AssistService)

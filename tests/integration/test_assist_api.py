@@ -20,7 +20,7 @@ from tests.integration.outcomes_support import Staff, app_database, app_of, make
 from tests.support import SettableClock
 from videocall.accounts import Role
 from web import keys
-from web.assist_api import ASSIST
+from web.keys import ASSIST
 
 BIRTH = date(1990, 8, 17)
 PHOTO = Variant(angle=3.0, width=1100, blur=0.3, quality=85, brightness=1.0, shadow=0.1)

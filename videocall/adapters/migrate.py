@@ -7,6 +7,8 @@ from pathlib import Path
 from alembic import command
 from alembic.config import Config
 
+from videocall.settings import Settings
+
 _ROOT = Path(__file__).resolve().parent
 
 
@@ -26,6 +28,4 @@ def upgrade(database_url: str, revision: str = "heads") -> None:
 
 
 if __name__ == "__main__":
-    from videocall.settings import Settings
-
     upgrade(Settings().effective_database_url)
