@@ -1,4 +1,5 @@
-"""JSON API of the participant's journey, the officers' log-in and the upstream system's calls."""
+"""JSON API of the participant's journey and the staff's view of a record; the shared route registry
+(``api``). Log-in is in ``web/staff_auth_api.py``, the upstream system's calls in ``web/upstream_api.py``."""
 
 from __future__ import annotations
 
@@ -9,32 +10,24 @@ import sqlalchemy as sa
 from aiohttp import web
 from aiohttp.http_exceptions import HttpProcessingError
 
-from videocall.accounts import Account, Role, verify_password
+from videocall.accounts import Account, Role
 from videocall.adapters import db
-from videocall.errors import NotAllowed, RateLimited, TooLarge, Unauthenticated, ValidationError
-from videocall.handoff import Prefill
+from videocall.errors import NotAllowed, TooLarge, ValidationError
 from videocall.nik import Sex, mask_nik
 from videocall.ports import StoredDocument
 from videocall.records import DocumentKind, Record
 from videocall.service import Registration
 from web import keys
 from web.auth import (
-    SESSION_COOKIE,
     participant_record_id,
-    require_api_key,
     require_staff,
 )
-from web.handoff_links import UpstreamRegisterOut, issue_link
 from web.openapi import ApiRegistry, read_json, read_limited
 from web.schemas import (
-    AccountOut,
     DocumentOut,
-    LoginIn,
     MeOut,
     NikOut,
-    OkOut,
     ProfileIn,
-    RecordEventsOut,
     RecordOut,
     RegisterIn,
     RegisterOut,
@@ -77,7 +70,7 @@ def record_out(record: Record, docs: list[StoredDocument]) -> dict[str, Any]:
     ).model_dump(by_alias=True)
 
 
-async def _record_json(request: web.Request, record_id: str) -> dict[str, Any]:
+async def record_json(request: web.Request, record_id: str) -> dict[str, Any]:
     records = request.app[keys.RECORDS]
     record = await records.get(record_id)
     return record_out(record, await records.documents(record_id))
@@ -123,7 +116,7 @@ async def register(request: web.Request) -> web.Response:
 )
 async def get_me(request: web.Request) -> web.Response:
     record_id = participant_record_id(request)
-    body = await _record_json(request, record_id)
+    body = await record_json(request, record_id)
     return web.json_response({**body, "call_status": await _call_status(request, record_id)})
 
 
@@ -153,7 +146,7 @@ async def put_profile(request: web.Request) -> web.Response:
         sex=Sex(body.sex),
         actor=f"participant:{record_id}",
     )
-    return web.json_response(await _record_json(request, record_id))
+    return web.json_response(await record_json(request, record_id))
 
 
 async def _read_multipart_file(request: web.Request, limit: int, too_large: TooLarge) -> bytes:
@@ -263,85 +256,10 @@ async def get_my_document(request: web.Request) -> web.Response:
 async def post_consent(request: web.Request) -> web.Response:
     record_id = participant_record_id(request)
     await request.app[keys.SERVICE].give_consent(record_id, actor=f"participant:{record_id}")
-    return web.json_response(await _record_json(request, record_id))
+    return web.json_response(await record_json(request, record_id))
 
 
 # -- officers and supervisors ------------------------------------------------------------------
-
-
-async def _check_login(request: web.Request, body: LoginIn) -> Account:
-    app = request.app
-    accounts, policy, now = app[keys.ACCOUNTS], app[keys.LOCKOUT], app[keys.CLOCK].now()
-    account = await accounts.by_username(body.username)
-    if account is not None and policy.locked(account, now):
-        assert account.locked_until is not None
-        raise RateLimited(
-            "too many failed log-ins; the account is locked for a while",
-            retry_after=(account.locked_until - now).total_seconds(),
-            code="account_locked",
-        )
-    valid = verify_password(account.password_hash if account else None, body.password)
-    if account is None or not valid or account.disabled:
-        if account is not None:
-            await accounts.record_failure(
-                account.id, policy.after_failure(account.failed_logins + 1, now)
-            )
-        raise Unauthenticated("wrong user name or password", code="bad_credentials")
-    if account.failed_logins:
-        await accounts.reset_failures(account.id)
-    return account
-
-
-@api.route(
-    "POST",
-    "/api/auth/login",
-    summary="Officer/supervisor log-in (sets a session cookie)",
-    tag="staff",
-    body=LoginIn,
-    response=AccountOut,
-    errors=(400, 401, 413, 422, 429),
-)
-async def login(request: web.Request) -> web.Response:
-    body = await read_json(request, LoginIn)
-    account = await _check_login(request, body)
-    settings = request.app[keys.SETTINGS]
-    token = await request.app[keys.ACCOUNTS].open_session(
-        account.id, request.app[keys.CLOCK].now(), settings.officer_session_ttl_seconds
-    )
-    logger.info("log-in %s", account.actor)
-    response = web.json_response(account.public())
-    response.set_cookie(
-        SESSION_COOKIE,
-        token,
-        httponly=True,
-        samesite="Strict",
-        path="/",
-        secure=settings.cookie_secure or request.secure,
-        max_age=settings.officer_session_ttl_seconds,
-    )
-    return response
-
-
-@api.route("POST", "/api/auth/logout", summary="End the session", tag="staff", response=OkOut)
-async def logout(request: web.Request) -> web.Response:
-    token = request.cookies.get(SESSION_COOKIE)
-    if token:
-        await request.app[keys.ACCOUNTS].close_session(token)
-    response = web.json_response({"ok": True})
-    response.del_cookie(SESSION_COOKIE, path="/")
-    return response
-
-
-@api.route(
-    "GET",
-    "/api/auth/me",
-    summary="The logged-in officer or supervisor",
-    tag="staff",
-    response=AccountOut,
-    security="staff",
-)
-async def whoami(request: web.Request) -> web.Response:
-    return web.json_response((await require_staff(request)).public())
 
 
 @api.route(
@@ -355,7 +273,7 @@ async def whoami(request: web.Request) -> web.Response:
 async def staff_get_record(request: web.Request) -> web.Response:
     record_id = request.match_info["record_id"]
     await may_read(request, await require_staff(request), record_id)
-    return web.json_response(await _record_json(request, record_id))
+    return web.json_response(await record_json(request, record_id))
 
 
 @api.route(
@@ -414,90 +332,6 @@ async def may_read(request: web.Request, account: Account, record_id: str) -> No
     raise NotAllowed(
         "you may open only the records of participants in your own calls",
         code="not_your_participant",
-    )
-
-
-# -- upstream system ---------------------------------------------------------------------------
-
-
-@api.route(
-    "POST",
-    "/api/upstream/records",
-    summary="Create a record for a participant (returns their access token)",
-    tag="upstream",
-    body=RegisterIn,
-    response=UpstreamRegisterOut,
-    status=201,
-    security="api_key",
-)
-async def upstream_create(request: web.Request) -> web.Response:
-    name = require_api_key(request)
-    body = await read_json(request, RegisterIn)
-    record = await request.app[keys.SERVICE].register(
-        Registration(body.nik, body.mobile, body.email), actor=f"upstream:{name}"
-    )
-    # With a one-time link the app can open the participant's page (docs/embedding.md).
-    tokens = request.app[keys.TOKENS]
-    out = UpstreamRegisterOut(
-        record=RecordOut.model_validate(record_out(record, [])),
-        token=tokens.issue(record.id),
-        expires_in=tokens.ttl_seconds,
-        handoff=await issue_link(request.app, record.id, name, Prefill()),
-    )
-    return web.json_response(out.model_dump(by_alias=True), status=201)
-
-
-@api.route(
-    "GET",
-    "/api/upstream/records/{record_id}",
-    summary="A record's status and history",
-    tag="upstream",
-    response=RecordOut,
-    security="api_key",
-)
-async def upstream_get(request: web.Request) -> web.Response:
-    require_api_key(request)
-    return web.json_response(await _record_json(request, request.match_info["record_id"]))
-
-
-@api.route(
-    "GET",
-    "/api/upstream/records/{record_id}/events",
-    summary="A record's event history (the same events the webhooks carry)",
-    tag="upstream",
-    response=RecordEventsOut,
-    security="api_key",
-)
-async def upstream_events(request: web.Request) -> web.Response:
-    require_api_key(request)
-    record_id = request.match_info["record_id"]
-    record = await request.app[keys.RECORDS].get(record_id)
-    async with request.app[keys.DATABASE].connect() as conn:
-        rows = (
-            await conn.execute(
-                sa.select(db.outbox_events)
-                .where(db.outbox_events.c.record_id == record_id)
-                .order_by(db.outbox_events.c.seq)
-            )
-        ).all()
-    events = [
-        {
-            "id": r.id,
-            "type": r.type,
-            "record_id": r.record_id,
-            "occurred_at": r.occurred_at.isoformat(),
-            "data": r.data,
-        }
-        for r in rows
-    ]
-    return web.json_response(
-        {
-            "record_id": record.id,
-            "reference": record.reference,
-            "state": record.state.value,
-            "due_at": record.due_at.isoformat() if record.due_at else None,
-            "events": events,
-        }
     )
 
 

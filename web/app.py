@@ -33,12 +33,18 @@ from web import (
     metrics,
     outcomes_api,
     pages,
+    quality_api,
+    staff_auth_api,
+    upstream_api,
 )
 from web.api_records import api
 from web.errors import error_middleware
 from web.origin import origin_middleware
 
 logger = logging.getLogger(__name__)
+
+# Modules that only add routes to the shared registry (importing them is what registers them).
+ROUTE_MODULES = (quality_api, staff_auth_api, upstream_api)
 
 # A layer added around the records API (signalling, outcomes, pages...): gets the app to extend.
 AppPlugin = Callable[[web.Application], None]
