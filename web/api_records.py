@@ -1,5 +1,6 @@
-"""JSON API of the participant's journey and the staff's view of a record; the shared route registry
-(``api``). Log-in is in ``web/staff_auth_api.py``, the upstream system's calls in ``web/upstream_api.py``."""
+"""JSON API of the participant's journey and the staff's view of a record; the shared route
+registry (``api``). Log-in is in ``web/staff_auth_api.py``, the upstream system's calls in
+``web/upstream_api.py``."""
 
 from __future__ import annotations
 
