@@ -36,6 +36,7 @@ from web import (
     quality_api,
     staff_auth_api,
     upstream_api,
+    webhooks_api,
 )
 from web.api_records import api
 from web.errors import error_middleware
@@ -131,6 +132,7 @@ def _layers() -> tuple[list[AppPlugin], list[AppPlugin]]:
         housekeeping.install,
     ], [
         outcomes_api.install,
+        webhooks_api.install,
         evidence_api.install,
         evidence_bundle_api.install,
         dashboard_api.install,

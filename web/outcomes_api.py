@@ -1,5 +1,5 @@
 """Outcomes over HTTP: the officer's decision, the call's evidence, the supervisor's review queue
-and reviews, and failed webhooks; plus the webhook worker's lifecycle.
+and reviews (failed webhooks and the webhook worker: ``web/webhooks_api.py``).
 
 Installed by ``web.app.create_app`` (see ``_plugin_installers``). The routes join the one
 registry of ``web.api_records`` so they appear in ``/api/openapi.json``.
@@ -7,15 +7,12 @@ registry of ``web.api_records`` so they appear in ``/api/openapi.json``.
 
 from __future__ import annotations
 
-import random
-from collections.abc import AsyncIterator
 from typing import Any, Literal
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
 from videocall.accounts import Role
-from videocall.adapters.webhook_worker import WebhookStore, WebhookWorker
 from videocall.errors import NotAllowed, NotFound
 from videocall.outcomes import (
     MAX_NOTES,
@@ -28,15 +25,13 @@ from videocall.outcomes import (
     parse_checklist,
     review_result,
 )
-from videocall.webhooks import Backoff, parse_endpoints
 from web import keys
 from web.api_records import api
 from web.auth import require_staff
 from web.metrics import METRICS
 from web.openapi import read_json
+from web.webhooks_api import wake_worker
 
-WEBHOOKS = web.AppKey("webhook_store", WebhookStore)
-WORKER = web.AppKey("webhook_worker", WebhookWorker)
 TAG = "outcomes"
 
 
@@ -143,26 +138,6 @@ class ReasonsOut(BaseModel):
     checklist: list[str]
 
 
-class FailedDeliveryOut(BaseModel):
-    id: int
-    endpoint: str
-    record_id: str
-    event_id: str
-    type: str
-    occurred_at: str
-    attempts: int
-    last_error: str | None
-
-
-class FailedDeliveriesOut(BaseModel):
-    items: list[FailedDeliveryOut]
-
-
-class RedeliverOut(BaseModel):
-    id: int
-    status: Literal["pending"]
-
-
 def _json(model: BaseModel, status: int = 200) -> web.Response:
     return web.json_response(model.model_dump(mode="json"), status=status)
 
@@ -211,7 +186,7 @@ async def post_decision(request: web.Request) -> web.Response:
     stored = await app[keys.DECISIONS].decide(request.match_info["session_id"], account, decision)
     if METRICS in app:
         app[METRICS].decisions.labels(decision.result.value).inc()
-    _wake_worker(app)
+    wake_worker(app)
     return _json(DecisionOut(**stored.public()), status=201)
 
 
@@ -246,7 +221,7 @@ async def post_release(request: web.Request) -> web.Response:
     row = await request.app[keys.DECISIONS].release(
         request.match_info["session_id"], account, body.reason
     )
-    _wake_worker(request.app)
+    wake_worker(request.app)
     out = ReleaseOut(
         session_id=row.id, record_id=row.record_id, state="released", reason=body.reason
     )
@@ -324,43 +299,8 @@ async def post_review(request: web.Request) -> web.Response:
     out = await app[keys.OUTCOMES].review(
         request.match_info["record_id"], account, review, app[keys.CLOCK].now()
     )
-    _wake_worker(app)
+    wake_worker(app)
     return _json(ReviewOut(**out))
-
-
-@api.route(
-    "GET",
-    "/api/webhooks/failed",
-    summary="Webhook deliveries that gave up (after max age)",
-    tag=TAG,
-    response=FailedDeliveriesOut,
-    security="staff",
-)
-async def get_failed_webhooks(request: web.Request) -> web.Response:
-    await require_staff(request, Role.SUPERVISOR)
-    rows = await request.app[WEBHOOKS].list_failed()
-    items = [FailedDeliveryOut(**{**r, "occurred_at": r["occurred_at"].isoformat()}) for r in rows]
-    return _json(FailedDeliveriesOut(items=items))
-
-
-@api.route(
-    "POST",
-    "/api/webhooks/{delivery_id}/redeliver",
-    summary="Try a failed delivery again (with a fresh retry budget)",
-    tag=TAG,
-    response=RedeliverOut,
-    security="staff",
-)
-async def post_redeliver(request: web.Request) -> web.Response:
-    await require_staff(request, Role.SUPERVISOR)
-    raw = request.match_info["delivery_id"]
-    # Ids are 63-bit at most on either database; anything else cannot name a delivery.
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 18:
-        raise NotFound("no such webhook delivery", code="delivery_not_found")
-    delivery_id = int(raw)
-    await request.app[WEBHOOKS].redeliver(delivery_id, request.app[keys.CLOCK].now())
-    _wake_worker(request.app)
-    return _json(RedeliverOut(id=delivery_id, status="pending"))
 
 
 # -- wiring ------------------------------------------------------------------------------------
@@ -373,59 +313,12 @@ _ROUTES = (
     get_session,
     get_reviews,
     post_review,
-    get_failed_webhooks,
-    post_redeliver,
 )
 
 
-def _wake_worker(app: web.Application) -> None:
-    worker = app.get(WORKER)
-    if worker is not None:
-        worker.wake()
-
-
-async def _outcomes_ctx(app: web.Application) -> AsyncIterator[None]:
-    settings = app[keys.SETTINGS]
-    database = app[keys.DATABASE]
-    app[WEBHOOKS] = WebhookStore(database)
-    backoff = Backoff(
-        base_seconds=settings.webhook_backoff_base_seconds,
-        max_delay_seconds=settings.webhook_backoff_max_seconds,
-        max_age_seconds=settings.webhook_max_age_seconds,
-    )
-    worker = WebhookWorker(
-        app[WEBHOOKS],
-        parse_endpoints(settings.webhook_endpoints),
-        backoff,
-        app[keys.CLOCK],
-        timeout_seconds=settings.webhook_timeout_seconds,
-        poll_seconds=settings.webhook_poll_seconds,
-        rng=random.Random(),
-        on_attempt_failed=_count_webhook_failure(app),
-    )
-    app[WORKER] = worker
-    app[keys.EXTRAS]["webhook_worker"] = worker
-    worker.start()
-    try:
-        yield
-    finally:
-        await worker.close()
-
-
-def _count_webhook_failure(app: web.Application) -> Any:
-    metrics = app.get(METRICS)
-
-    def count(_final: bool) -> None:
-        if metrics is not None:
-            metrics.webhook_failures.inc()
-
-    return count
-
-
 def install(app: web.Application) -> None:
-    """Add the routes (unless ``api.install`` already did) and the worker's lifecycle."""
+    """Add the routes (unless ``api.install`` already did)."""
     present = {route.handler for route in app.router.routes()}
     for route in api.routes:
         if route.handler in _ROUTES and route.handler not in present:
             app.router.add_route(route.method, route.path, route.handler)
-    app.cleanup_ctx.append(_outcomes_ctx)
