@@ -3,10 +3,8 @@ one-time link, read a record, read its event history."""
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 from aiohttp import web
 
-from videocall.adapters import db
 from videocall.handoff import Prefill
 from videocall.service import Registration
 from web import keys
@@ -68,25 +66,9 @@ async def upstream_get(request: web.Request) -> web.Response:
 async def upstream_events(request: web.Request) -> web.Response:
     require_api_key(request)
     record_id = request.match_info["record_id"]
-    record = await request.app[keys.RECORDS].get(record_id)
-    async with request.app[keys.DATABASE].connect() as conn:
-        rows = (
-            await conn.execute(
-                sa.select(db.outbox_events)
-                .where(db.outbox_events.c.record_id == record_id)
-                .order_by(db.outbox_events.c.seq)
-            )
-        ).all()
-    events = [
-        {
-            "id": r.id,
-            "type": r.type,
-            "record_id": r.record_id,
-            "occurred_at": r.occurred_at.isoformat(),
-            "data": r.data,
-        }
-        for r in rows
-    ]
+    records = request.app[keys.RECORDS]
+    record = await records.get(record_id)
+    events = await records.outbox_events(record_id)
     return web.json_response(
         {
             "record_id": record.id,

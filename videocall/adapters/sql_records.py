@@ -298,6 +298,27 @@ class SqlRecordRepository:
             ).all()
         return [_document_from_row(r) for r in rows]
 
+    async def outbox_events(self, record_id: str) -> list[dict[str, Any]]:
+        """The record's events in the order they happened (what the webhooks carry)."""
+        async with self.db.connect() as conn:
+            rows = (
+                await conn.execute(
+                    sa.select(db.outbox_events)
+                    .where(db.outbox_events.c.record_id == record_id)
+                    .order_by(db.outbox_events.c.seq)
+                )
+            ).all()
+        return [
+            {
+                "id": r.id,
+                "type": r.type,
+                "record_id": r.record_id,
+                "occurred_at": r.occurred_at.isoformat(),
+                "data": r.data,
+            }
+            for r in rows
+        ]
+
     async def document_in_use(self, sha256: str) -> bool:
         async with self.db.connect() as conn:
             count = await conn.scalar(
