@@ -155,6 +155,11 @@ class MediaCall:
         self._snapshots = 0
         # Frames forwarded to / dropped for each side's connection, summed over reconnects.
         self.forward_totals = {k: {"forwarded": 0, "dropped": 0} for k in KINDS}
+        # Extra receivers of each side's encoded frames, by (side, kind): a supervisor's
+        # monitor (``media.monitor``). Each gets (frame, source generation).
+        self.fanout: dict[tuple[Side, str], list[Callable[[EncodedFrame, int], None]]] = {
+            (s, k): [] for s in SIDES for k in KINDS
+        }
         self._closed = False
         self._summary: CallSummary | None = None
         self._stats_task = asyncio.create_task(self._poll_stats())
@@ -230,6 +235,14 @@ class MediaCall:
             "session %s: snapshot %s saved %dx%d", self.session_id, kind, snap.width, snap.height
         )
         return snap
+
+    def video_format(self, side: Side) -> RTCRtpCodecParameters | None:
+        """The video format a side's connection negotiated (for a monitor to answer with)."""
+        return self._video_format(side)
+
+    def request_keyframe(self, side: Side, kind: str = "video") -> None:
+        """Ask a side's sender for a keyframe (rate-limited PLI): a new subscriber."""
+        self._pli[(side, kind)].request()
 
     def video_codec(self, side: Side) -> str | None:
         """The video format a side's connection negotiated (``VP8``, ``H264 42e01f``)."""
@@ -356,6 +369,7 @@ class MediaCall:
         self._pli[(leg.side, kind)].set_upstream(receiver)
         track_name = f"{leg.side}-{kind}"
         analysed = leg.side == "participant" and kind == "video"
+        fanout = self.fanout[(leg.side, kind)]
 
         def sink(frame: EncodedFrame) -> None:
             leg.receiving = True
@@ -370,6 +384,8 @@ class MediaCall:
                     target.forward[kind].resync()
             if target is not None:
                 target.forward[kind].push(frame, leg.generation)
+            for extra in fanout:
+                extra(frame, leg.generation)
             if self._recorder.recording and self._records(track_name, analysed, frame):
                 self._recorder.write(
                     MediaPacket(
