@@ -6,12 +6,12 @@ import { call, setToken, token, ApiError } from "./api.js";
 import { clearErrors, showError, fieldError, busy } from "./forms.js";
 import { banner, watchBrowser, withRetry } from "./net.js";
 import * as precheck from "./precheck.js";
-import { LiveSession } from "./participant_live.js";
 import { confirmTwice } from "./confirm.js";
 import { StatusWatcher, renderStatus, unseenRelease, markSeen, backInQueue } from "./participant_status.js";
 import { fillProfile, parseDate, setupDateField } from "./profile.js";
 import * as documents from "./participant_documents.js";
 import * as handoff from "./handoff.js"; // hand-off links and the app's web view (host events)
+import * as booking from "./booking.js"; // appointments, beside the pre-call check and the queue
 
 const STEPS = ["register", "profile", "documents", "consent", "precheck", "queue", "call", "result"];
 const STAGE_KEY = "vc_stage"; // "queue" once the pre-call check passed (resume there on reload)
@@ -55,6 +55,7 @@ function showStep(step) {
   if (step === "result") renderResult();
   else watcher.stop();
   if (step !== "precheck" && step !== "queue" && step !== "call") stopMedia();
+  booking.stepShown(step, state.record);
 }
 
 function updateProgressLabel() {
@@ -287,7 +288,7 @@ async function ensureStream() {
 function startLive(step) {
   showStep(step);
   if (!state.live) {
-    state.live = new LiveSession({
+    state.live = new booking.QueueSession({
       token: token(),
       getStream: ensureStream,
       show: (s) => showStep(s),
@@ -406,6 +407,14 @@ async function main() {
   setupPrecheck();
   setupLive();
   setupResult();
+  booking.setup({
+    // Inside the booking's join window: into the queue, where the server gives the priority lane.
+    joinNow: () => {
+      localStorage.setItem(STAGE_KEY, "queue");
+      if (state.live && state.step === "queue") state.live.rejoin();
+      else go("queue");
+    },
+  });
   watchBrowser(() => {
     if (state.live) state.live.nudge();
   });
