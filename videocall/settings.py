@@ -88,6 +88,14 @@ class Settings(BaseSettings):
     # After any fault, every call is live, awaiting a decision or ended within this bound.
     recovery_bound_seconds: float = 30.0
 
+    # -- appointments (docs/appointments.md) -----------------------------------------------
+    appointment_slot_minutes: int = Field(default=15, ge=5, le=120)
+    appointment_window_days: int = Field(default=14, ge=1, le=90)  # how far ahead one may book
+    appointment_early_minutes: int = Field(default=5, ge=0, le=60)  # join this early ...
+    appointment_grace_minutes: int = Field(default=15, ge=0, le=120)  # ... this late, then missed
+    # A queue estimate above this (or unknown with people ahead): the page offers booking.
+    appointment_offer_wait_seconds: float = 1800.0
+
     # -- media -----------------------------------------------------------------------------
     ice_servers: str = "[]"  # JSON list of RTCIceServer dicts (STUN)
     turn_urls: CsvList = Field(default_factory=list)

@@ -21,6 +21,7 @@ from videocall.settings import Settings
 from videocall.tokens import ParticipantTokens
 from videocall.workdays import WorkCalendar
 from web import (
+    appointments_api,
     assist_api,
     dashboard_api,
     evidence_api,
@@ -130,6 +131,7 @@ def _layers() -> tuple[list[AppPlugin], list[AppPlugin]]:
         loop_lag.install,
         limits_mw.install,
         housekeeping.install,
+        appointments_api.install,  # before the edges: the call desk asks it for the lane
     ], [
         outcomes_api.install,
         webhooks_api.install,

@@ -12,6 +12,7 @@ from videocall.adapters.sql_accounts import SqlAccounts
 from videocall.adapters.sql_outcomes import SqlOutcomes
 from videocall.adapters.sql_records import Database, SqlRecordRepository
 from videocall.adapters.sql_sessions import SqlCallSessions
+from videocall.app.appointments import AppointmentService
 from videocall.app.calls import CallService
 from videocall.app.desk import DeskService
 from videocall.app.outcomes import OutcomeService
@@ -45,3 +46,5 @@ OUTCOMES = web.AppKey("outcomes", SqlOutcomes)
 EXTRAS = web.AppKey("extras", dict[str, Any])
 # Officer assist (KTP reading, faces): set by web.assist_api when assist is on.
 ASSIST = web.AppKey("assist", AssistService)
+# Appointments (issue 16): set by web.appointments_api, used by the desk and the ticker too.
+APPOINTMENTS = web.AppKey("appointments", AppointmentService)

@@ -201,7 +201,10 @@ def _error_statuses(r: ApiRoute) -> list[int]:
 
 
 def _path_params(path: str) -> list[str]:
-    return [part[1:-1].split(":")[0] for part in path.split("/") if part.startswith("{")]
+    """Names of ``{name}`` / ``{name:regex}`` parts, also with a suffix (``{id}.ics``)."""
+    return [
+        part[1:].split("}")[0].split(":")[0] for part in path.split("/") if part.startswith("{")
+    ]
 
 
 M = TypeVar("M", bound=BaseModel)

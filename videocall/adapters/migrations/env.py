@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 
 # Every module that declares tables on the shared metadata, so that autogenerate and
 # ``alembic check`` compare the whole schema.
+import videocall.adapters.sql_appointments
 import videocall.adapters.sql_assist
 import videocall.adapters.sql_handoff
 import videocall.adapters.sql_privacy  # noqa: F401
