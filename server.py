@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import time
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -38,6 +39,7 @@ from videocall.app.desk import DeskService
 from videocall.app.outcomes import OutcomeService
 from videocall.app.recovery import SWEEP_SECONDS as RECONCILE_SECONDS
 from videocall.app.recovery import Reconciler
+from videocall.app.setup_timeline import SetupTimeline
 from videocall.app.ticker import Ticker
 from videocall.clock import Clock
 from videocall.hours import ServiceHours
@@ -123,6 +125,7 @@ def _calls_ctx(sio: socketio.AsyncServer) -> Any:
         notifier = SioNotifier(sio)
         calls, desk = _services(app, store, hub, notifier, cluster)
         hub.on_connected = calls.media_connected
+        hub.setup = calls.setup = _setup_timeline(app)
         app[keys.OUTCOMES] = SqlOutcomes(
             app[keys.DATABASE],
             app[keys.RECORDS],
@@ -176,6 +179,13 @@ def _calls_ctx(sio: socketio.AsyncServer) -> Any:
             await redis.aclose()
 
     return ctx
+
+
+def _setup_timeline(app: web.Application) -> SetupTimeline | None:
+    """Each call's set-up steps, timed from the accept, as a histogram on /metrics."""
+    metrics = app.get(METRICS)
+    # Real time whatever clock the records use (tests set that one), as the media's.
+    return SetupTimeline(metrics.observe_setup, time.monotonic) if metrics is not None else None
 
 
 def _services(

@@ -32,6 +32,7 @@ from bench.procs import (
     start_worker,
 )
 from bench.report import environment, percentile, print_table, write_result
+from bench.server_timeline import read_server_timeline, server_timeline_rows
 from bench.signalling import create_officers
 from bench.timeline import summarize_timeline, timeline_rows
 from bench.window import lost, measure_window
@@ -170,9 +171,13 @@ async def run_once(config: CallsConfig, out: Path | None = None) -> dict[str, An
         window = await measure_window(server, ready, config.seconds, profile)
         window["workers_lost"] += [lost(w, "setting up") for w in workers if w not in ready]
         peak_rss = server.peak_rss_mb() if server.proc.returncode is None else None
+        server_timeline = {}
+        if config.setup == "signalling" and server.proc.returncode is None:
+            server_timeline = await read_server_timeline(server.url)
     finally:
         await stop_all(workers, server)
     summary = summarize(config, window, peak_rss, idle_rss)
+    summary["server_timeline"] = server_timeline
     data = {"benchmark": "calls", "config": asdict(config), "env": env, "result": summary}
     data["raw_calls"] = window["calls"]
     data["experiments"] = experiments()
@@ -250,6 +255,7 @@ def print_summary(config: CallsConfig, s: dict[str, Any]) -> None:
                 max(p2o["sender_late_max_ms"], o2p["sender_late_max_ms"]),
             ),
             *timeline_rows(s["timeline"]),
+            *server_timeline_rows(s.get("server_timeline", {})),
             *rss_rows(s),
             *lost_rows(s),
         ]

@@ -68,6 +68,7 @@ class RelayMediaCall:
         settings: MediaSettings,
         on_quality: Callable[[Side, QualityEvent], None] | None = None,
         clock: Clock | None = None,
+        on_setup: Callable[[str], None] | None = None,  # not timed: the baseline is a benchmark
     ) -> None:
         self.session_id = session_id
         self._settings = settings

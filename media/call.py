@@ -75,6 +75,7 @@ from media.rtc_forward import (
     hook_keyframe_requests,
     install_tap,
 )
+from media.setup_watch import SetupWatch
 from media.stats import StatsSampler
 from media.uplink_guard import UplinkGuard
 from recording.session import SessionRecorder
@@ -120,10 +121,13 @@ class MediaCall:
         settings: MediaSettings,
         on_quality: Callable[[Side, QualityEvent], None] | None = None,
         clock: Clock | None = None,
+        on_setup: Callable[[str], None] | None = None,
     ) -> None:
         self.session_id = session_id
         self._settings = settings
         self._on_quality = on_quality
+        # Set-up steps (offers, ICE, DTLS, first RTP/keyframe/forwarded), each told once.
+        self._setup = SetupWatch(on_setup)
         self._clock = clock or SystemClock()
         if settings.allow_loopback:
             allow_loopback_candidates(True)
@@ -175,6 +179,7 @@ class MediaCall:
         if side in self._in_flight:
             raise Conflict("an offer is already being answered", code="offer_in_flight")
         self._in_flight.add(side)
+        self._setup.offer(side)
         try:
             offer = parse_offer(sdp)
             if side == "officer" and offer.video and "participant" not in self._legs:
@@ -307,6 +312,11 @@ class MediaCall:
             transceiver = pc.addTransceiver(forward[kind], direction="sendrecv")
             transceiver.setCodecPreferences(preferred_codecs(kind, follow))
             hook_keyframe_requests(transceiver.sender, self._pli[(other(side), kind)].request)
+            if kind == "video" and side == "participant":
+                self._setup.participant_video(transceiver.receiver)
+        if side == "officer":
+            forward["video"].on_first_read = self._setup.forwarded
+        self._setup.connection(side, pc)
 
         @pc.on("track")
         def on_track(track: object) -> None:
@@ -376,6 +386,8 @@ class MediaCall:
             leg.stats.counter.add(frame)
             if analysed:
                 self._uplink.count_video(len(frame.data))
+                if frame.keyframe and not self._setup.keyframe_seen:
+                    self._setup.keyframe()
             target = self._legs.get(other(leg.side))
             if frame.after_gap and not frame.keyframe:
                 # Frames were lost for good (an outage); aiortc has asked for a keyframe.

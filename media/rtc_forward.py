@@ -421,6 +421,8 @@ class ForwardTrack(MediaStreamTrack):
         self._last_ts: int | None = None
         self.forwarded = 0
         self.dropped = 0
+        # Called once, when the sender takes its first frame (the call's set-up timeline).
+        self.on_first_read: Callable[[], None] | None = None
 
     def push(self, frame: EncodedFrame, source_id: int) -> None:
         if not self._reading or self.readyState != "live":
@@ -463,6 +465,9 @@ class ForwardTrack(MediaStreamTrack):
         if packet is None:
             self.stop()
             raise MediaStreamError
+        if self.on_first_read is not None:
+            first, self.on_first_read = self.on_first_read, None
+            first()
         return packet
 
     def _packet(self, frame: EncodedFrame, source_id: int) -> av.Packet[Any]:

@@ -34,6 +34,7 @@ from media.baseline import media_call_class
 from media.call import IceServer, MediaCall, MediaSettings, Side
 from signaling.media_control import SWEEP_SECONDS, MediaControl
 from videocall.app.ports import CallSessions, Placement
+from videocall.app.setup_timeline import SetupSteps
 from videocall.clock import Clock
 from videocall.errors import Conflict, NotAllowed, NotFound, Unauthenticated, VideoCallError
 from videocall.ports import RecordRepository
@@ -127,6 +128,8 @@ class MediaHub:
         self.control = control
         # The call service: told when a call's media connects (set by the composition root).
         self.on_connected: Callable[[str], Awaitable[None]] | None = None
+        # The calls' set-up timeline (metrics): the media steps of each call hosted here.
+        self.setup: SetupSteps | None = None
 
     # -- MediaPort ------------------------------------------------------------------------
 
@@ -174,6 +177,9 @@ class MediaHub:
                 session_id,
                 self.media_settings,
                 on_quality=functools.partial(self._on_quality, session_id),
+                on_setup=None
+                if self.setup is None
+                else functools.partial(self.setup.mark, session_id),
                 # Media runs in real time whatever clock the records use (tests set that one).
             )
             self.calls[session_id] = call

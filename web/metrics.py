@@ -45,6 +45,7 @@ logger = logging.getLogger(__name__)
 NS = "videocall"
 WAIT_BUCKETS = (5, 15, 30, 60, 120, 300, 600, 900, 1800, 3600)
 CALL_BUCKETS = (30, 60, 120, 180, 300, 450, 600, 900, 1200, 1800, 3600)
+SETUP_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10, 30)
 UNMATCHED = "unmatched"  # one label for every unknown path: no label per scanner URL
 
 Collect = Callable[[], Awaitable[None]]
@@ -115,6 +116,14 @@ class Metrics:
         self.recording_bytes = self._counter(
             "recording_bytes_total", "Bytes written to recording files"
         )
+        self.call_setup = Histogram(
+            f"{NS}_call_setup_seconds",
+            "Set-up steps of each call (accept acknowledged ... first frame forwarded), "
+            "seconds since the officer's accept",
+            ("step",),
+            buckets=SETUP_BUCKETS,
+            registry=self.registry,
+        )
 
     def _outcomes(self) -> None:
         self.decisions = self._counter(
@@ -144,6 +153,10 @@ class Metrics:
         self.longest_wait.set(view.longest_wait_seconds or 0)
         self.officers.labels(Presence.AVAILABLE.value).set(view.officers_available)
         self.officers.labels(Presence.BUSY.value).set(view.officers_busy)
+
+    def observe_setup(self, step: str, seconds: float) -> None:
+        """One call reached a set-up step ``seconds`` after its accept."""
+        self.call_setup.labels(step).observe(seconds)
 
     def on_collect(self, hook: Collect) -> None:
         """Run ``hook`` before each scrape, to refresh gauges kept elsewhere (a queue length):

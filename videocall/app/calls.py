@@ -18,6 +18,7 @@ from typing import Any
 
 from videocall.app import messages as msg
 from videocall.app.ports import CallSessions, Journal, MediaPort, Notifier, Placement
+from videocall.app.setup_timeline import SetupSteps
 from videocall.clock import Clock
 from videocall.errors import Conflict, InvalidTransition, NotFound, VideoCallError
 from videocall.queue import Pairing, QueueStore
@@ -57,6 +58,7 @@ class CallService:
         clock: Clock,
         config: SessionConfig,
         officer_changed: Callable[[str], Awaitable[None]],
+        setup: SetupSteps | None = None,
     ) -> None:
         self.store = store
         self.sessions = sessions
@@ -68,12 +70,16 @@ class CallService:
         self.config = config
         # Tells the officer's tabs their presence and undecided calls, and refreshes the queue.
         self.officer_changed = officer_changed
+        # The set-up timeline (metrics): timed from the accept that paired the call.
+        self.setup = setup
 
     # -- starting -------------------------------------------------------------------------
 
     async def start(self, pairing: Pairing, officer_actor: str) -> dict[str, Any]:
         """Open the SQL session (record -> in_call) and tell the participant; returns what
         the officer needs to open the call."""
+        if self.setup is not None:
+            self.setup.accepted(pairing.call_id)
         try:
             await self.sessions.start(
                 record_id=pairing.record_id,
@@ -98,7 +104,12 @@ class CallService:
         participant = await self.message(pairing.call_id, Side.PARTICIPANT)
         if participant is not None:
             await self.notifier.to_participant(pairing.record_id, msg.PAIRED, participant)
-        return await self.message(pairing.call_id, Side.OFFICER) or {}
+        officer = await self.message(pairing.call_id, Side.OFFICER) or {}
+        if self.setup is not None:
+            # The participant was told first: the officer's answer completes both.
+            self.setup.mark(pairing.call_id, "accept_ack")
+            self.setup.mark(pairing.call_id, "both_told")
+        return officer
 
     async def _undo(self, pairing: Pairing, exc: Exception) -> None:
         """The record could not enter the call: end the pairing. A record in the wrong state
