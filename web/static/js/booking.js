@@ -3,17 +3,17 @@
 // and join at the booked time (the priority lane). Shown under the pre-call check and the queue
 // while the record is ready for the call; the queue page offers it when the desk is closed or the
 // wait is long (queue status `closed` / `booking_offered`).
-import { t, onChange, locale, formatDuration } from "./i18n.js";
+import { t, onChange, formatDuration } from "./i18n.js";
 import { call, token, ApiError } from "./api.js";
 import { errorText } from "./forms.js";
 import { banner } from "./net.js";
 import { confirmTwice } from "./confirm.js";
 import { LiveSession, EV } from "./participant_live.js";
+import * as picker from "./booking_picker.js"; // the day and slot picker, and date formats
 
 const $ = (id) => document.getElementById(id);
 const ZONE_KEY = "vc_zone"; // the zone the participant chose (else the server's, from the NIK)
 const REFRESH_MS = 30_000; // the booking is looked at again (can_join_now) while shown
-const ZONES = { "Asia/Jakarta": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT" };
 
 const state = {
   step: null,
@@ -69,7 +69,12 @@ function offer() {
 
 function zoneQuery() {
   const zone = localStorage.getItem(ZONE_KEY);
-  return zone && ZONES[zone] ? `zone=${encodeURIComponent(zone)}` : "";
+  return zone && picker.ZONES[zone] ? `zone=${encodeURIComponent(zone)}` : "";
+}
+
+function bookBody(start) {
+  const zone = localStorage.getItem(ZONE_KEY);
+  return zone && picker.ZONES[zone] ? { start, zone } : { start };
 }
 
 async function loadMine() {
@@ -120,38 +125,7 @@ function zoneOf() {
   if (state.mine) return { zone: state.mine.zone, label: state.mine.zone_label };
   if (state.slots) return { zone: state.slots.zone, label: state.slots.zone_label };
   const chosen = localStorage.getItem(ZONE_KEY);
-  return chosen && ZONES[chosen] ? { zone: chosen, label: ZONES[chosen] } : null;
-}
-
-/** A calendar date ("2026-11-26") in words; the date is the zone's own, so no zone shift. */
-function dayName(date, style = "long") {
-  const [y, m, d] = date.split("-").map(Number);
-  const options =
-    style === "long"
-      ? { weekday: "long", day: "numeric", month: "long", year: "numeric" }
-      : { weekday: "short", day: "numeric", month: "short" };
-  return new Intl.DateTimeFormat(locale(), { ...options, timeZone: "UTC" }).format(
-    new Date(Date.UTC(y, m - 1, d, 12)),
-  );
-}
-
-/** An instant as HH:MM in `zone` (24 h, both languages). */
-function clock(iso, zone) {
-  const parts = new Intl.DateTimeFormat("en-GB", {
-    hour: "2-digit",
-    minute: "2-digit",
-    hourCycle: "h23",
-    timeZone: zone,
-  }).formatToParts(new Date(iso));
-  const get = (type) => (parts.find((p) => p.type === type) || {}).value;
-  return `${get("hour")}:${get("minute")}`;
-}
-
-function span(cls, text) {
-  const el = document.createElement("span");
-  el.className = cls;
-  el.textContent = text;
-  return el;
+  return chosen && picker.ZONES[chosen] ? { zone: chosen, label: picker.ZONES[chosen] } : null;
 }
 
 // -- rendering ----------------------------------------------------------------------------
@@ -177,6 +151,11 @@ function render() {
         ? t("booking.offer_closed_help")
         : t("booking.offer_long_help", { wait: wait != null ? formatDuration(wait) : t("queue.unknown") });
   }
+  if (why === "closed" && state.queue.opens_at && zoneOf()) {
+    // When it opens, in the participant's zone (the queue itself says it in the desk's).
+    const zone = zoneOf();
+    $("queue-status").textContent = t("queue.closed", { opens: `${picker.dateTime(state.queue.opens_at, zone.zone)} ${zone.label}` });
+  }
   if (!visible) return;
   renderMine();
   renderPicker();
@@ -184,7 +163,7 @@ function render() {
   $("booking-missed").hidden = !lastMissed;
   if (lastMissed) {
     $("booking-missed").textContent = t("booking.missed", {
-      when: `${dayName(state.last.local_date)}, ${state.last.local_start} ${state.last.zone_label}`,
+      when: `${picker.dayName(state.last.local_date)}, ${state.last.local_start} ${state.last.zone_label}`,
     });
   }
   $("booking-later").hidden = Boolean(state.mine) || state.open || Boolean(why);
@@ -194,7 +173,7 @@ function renderMine() {
   const appt = state.mine;
   $("booking-mine").hidden = !appt || (state.open && state.rebooking);
   if (!appt) return;
-  $("booking-date").textContent = dayName(appt.local_date);
+  $("booking-date").textContent = picker.dayName(appt.local_date);
   $("booking-time").textContent = `${appt.local_start}–${appt.local_end} ${appt.zone_label}`;
   $("booking-zone-name").textContent = `${t(`booking.zones.${appt.zone_label}`)} (${appt.zone})`;
   const q = state.queue;
@@ -203,7 +182,7 @@ function renderMine() {
   $("booking-in-priority").hidden = !(appt.can_join_now && inPriority);
   let help = "";
   if (!appt.can_join_now) {
-    help = t("booking.join_from", { time: clock(appt.join_from, appt.zone), zone: appt.zone_label });
+    help = t("booking.join_from", { time: picker.clock(appt.join_from, appt.zone), zone: appt.zone_label });
   } else if (!inPriority) help = t("booking.join_now_help");
   $("booking-join-help").textContent = help;
   $("booking-join-help").hidden = !help;
@@ -214,86 +193,30 @@ function renderMine() {
 }
 
 function renderPicker() {
-  $("booking-picker").hidden = !state.open;
-  if (!state.open) return;
-  $("booking-picker-title").textContent = t(state.rebooking ? "booking.rebook_heading" : "booking.heading");
-  $("booking-rebook-help").hidden = !state.rebooking;
-  const zone = zoneOf();
-  const select = $("booking-zone");
-  select.replaceChildren(
-    ...Object.entries(ZONES).map(([name, label]) => {
-      const option = document.createElement("option");
-      option.value = name;
-      option.textContent = `${t(`booking.zones.${label}`)}`;
-      return option;
-    }),
-  );
-  if (zone) select.value = zone.zone;
-  $("booking-zone-help").textContent = zone ? t("booking.zone_help", { zone: zone.label }) : "";
-  if (!state.slots) {
-    $("booking-loading").hidden = false;
-    $("booking-days").replaceChildren();
-    $("booking-slots").replaceChildren();
-    $("booking-no-slots").hidden = true;
-    $("booking-no-days").hidden = true;
-    $("booking-slots-box").hidden = true;
-    $("booking-confirm").hidden = true;
-    return;
-  }
-  $("booking-loading").hidden = true;
-  const days = state.slots.days.filter((d) => d.slots.length);
-  $("booking-no-days").hidden = days.length > 0;
-  $("booking-days").replaceChildren(
-    ...days.map((d) => {
-      const b = document.createElement("button");
-      b.type = "button";
-      b.className = "day";
-      b.dataset.date = d.date;
-      b.setAttribute("aria-pressed", String(d.date === state.day));
-      const [weekday, ...rest] = dayName(d.date, "short").replace(",", "").split(" ");
-      b.append(span("day-name", weekday), span("day-date", rest.join(" ")));
-      b.setAttribute("aria-label", dayName(d.date));
-      b.addEventListener("click", () => {
-        state.day = d.date;
+  picker.render(
+    {
+      open: state.open,
+      rebooking: state.rebooking,
+      zone: zoneOf(),
+      slots: state.slots,
+      day: state.day,
+      slot: state.slot,
+      closable: Boolean(state.mine) || offer() !== "closed",
+    },
+    {
+      onDay: (date) => {
+        state.day = date;
         state.slot = null;
         render();
-      });
-      return b;
-    }),
-  );
-  const slots = dayOf(state.day);
-  $("booking-slots-box").hidden = !days.length;
-  $("booking-slots-title").textContent = state.day
-    ? t("booking.slots", { day: dayName(state.day), zone: state.slots.zone_label })
-    : "";
-  $("booking-no-slots").hidden = slots.length > 0 || !days.length;
-  $("booking-slots").replaceChildren(
-    ...slots.map((s) => {
-      const b = document.createElement("button");
-      b.type = "button";
-      b.className = "slot";
-      b.dataset.start = s.start;
-      b.setAttribute("aria-pressed", String(Boolean(state.slot && state.slot.start === s.start)));
-      b.append(
-        span("slot-time", `${s.local_start}–${s.local_end}`),
-        span("slot-zone", ` ${state.slots.zone_label}`),
-      );
-      b.title = t("booking.free", { n: s.free });
-      b.addEventListener("click", () => {
-        state.slot = s;
+      },
+      onSlot: (slot) => {
+        state.slot = slot;
         render();
         $("booking-submit").focus({ preventScroll: true });
         $("booking-confirm").scrollIntoView({ block: "nearest" });
-      });
-      return b;
-    }),
+      },
+    },
   );
-  $("booking-confirm").hidden = !days.length;
-  $("booking-choice").textContent = state.slot
-    ? `${dayName(state.day)}, ${state.slot.local_start}–${state.slot.local_end} ${state.slots.zone_label}`
-    : t("booking.pick_slot");
-  $("booking-submit").disabled = !state.slot;
-  $("booking-close").hidden = !state.mine && offer() === "closed";
 }
 
 function say(err) {
@@ -350,10 +273,10 @@ async function book() {
     // Rebooking is cancel + book (one live booking each): the old one goes only just before.
     if (state.rebooking && state.mine) {
       old = state.mine;
-      await call("POST", `/api/appointments/${state.mine.id}/cancel`, { auth: true, json: {} });
+      await call("POST", `/api/appointments/${state.mine.id}/cancel`, { auth: true });
       state.mine = null;
     }
-    const body = await call("POST", "/api/appointments", { auth: true, json: { start: slot.start } });
+    const body = await call("POST", "/api/appointments", { auth: true, json: bookBody(slot.start) });
     state.mine = body.appointment;
     state.last = body.appointment;
     state.open = false;
@@ -368,7 +291,7 @@ async function book() {
     if (state.rebooking && !state.mine && old) {
       // The new slot was taken meanwhile: keep the old one if it is still free.
       try {
-        state.mine = (await call("POST", "/api/appointments", { auth: true, json: { start: old.start } })).appointment;
+        state.mine = (await call("POST", "/api/appointments", { auth: true, json: bookBody(old.start) })).appointment;
       } catch {
         /* gone too: the picker stays open */
       }
@@ -386,7 +309,7 @@ async function cancel() {
   if (!state.mine) return;
   say(null);
   try {
-    await call("POST", `/api/appointments/${state.mine.id}/cancel`, { auth: true, json: {} });
+    await call("POST", `/api/appointments/${state.mine.id}/cancel`, { auth: true });
     state.mine = null;
     banner("ok", "booking.cancelled");
     await openPicker(false);
