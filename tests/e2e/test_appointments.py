@@ -134,7 +134,8 @@ def fits_width(page: Page, selectors: list[str]) -> None:
                 page.locator(selector)
                 .nth(i)
                 .evaluate(
-                    "e => { const r = e.getBoundingClientRect(); return [r.left, r.right, r.width]; }"
+                    "e => { const r = e.getBoundingClientRect(); "
+                    "return [r.left, r.right, r.width]; }"
                 )
             )
             assert r[2] > 0 and r[0] >= 0 and r[1] <= width[1] + 0.5, (selector, i, r)
