@@ -24,8 +24,9 @@ from redis.asyncio import Redis
 import signaling.install
 from recording.recover import recover_segments
 from signaling.cluster import Cluster, open_cluster
-from signaling.media import MediaHub, MediaNamespace, MediaSweeper
+from signaling.media import MediaHub, MediaSweeper
 from signaling.media_control import MediaControl
+from signaling.media_watch import WatchDesk, WatchingMediaNamespace
 from signaling.notifier import SioNotifier
 from signaling.officer import OfficerNamespace
 from signaling.participant import ParticipantNamespace
@@ -40,6 +41,7 @@ from videocall.app.outcomes import OutcomeService
 from videocall.app.recovery import SWEEP_SECONDS as RECONCILE_SECONDS
 from videocall.app.recovery import Reconciler
 from videocall.app.setup_timeline import SetupTimeline
+from videocall.app.supervision import SupervisionService
 from videocall.app.ticker import Ticker
 from videocall.clock import Clock
 from videocall.hours import ServiceHours
@@ -53,15 +55,18 @@ from web.app import create_web_app
 from web.auth import SESSION_COOKIE, staff_from_cookie
 from web.keys import ASSIST
 from web.metrics import METRICS, queue_collector
+from web.supervision_api import SUPERVISION
 
 logger = logging.getLogger("server")
 
 MEDIA_HUB = web.AppKey("media_hub", MediaHub)
+MEDIA_WATCH = web.AppKey("media_watch", WatchDesk)
 CLUSTER = web.AppKey("cluster", Cluster)
 RECONCILER = web.AppKey("reconciler", Reconciler)
 # Grace windows end within a second; officers' wait times refresh every 15 s.
 DESK_SWEEP_SECONDS = 1.0
 VIEW_REFRESH_SECONDS = 15.0
+APPOINTMENT_TICK_SECONDS = 15.0
 
 
 def create_app(settings: Settings, *, clock: Clock | None = None) -> web.Application:
@@ -126,6 +131,16 @@ def _calls_ctx(sio: socketio.AsyncServer) -> Any:
         calls, desk = _services(app, store, hub, notifier, cluster)
         hub.on_connected = calls.media_connected
         hub.setup = calls.setup = _setup_timeline(app)
+        app[MEDIA_WATCH] = watch = WatchDesk(hub)
+        app[SUPERVISION] = supervision = SupervisionService(
+            store=store,
+            sessions=app[keys.SESSIONS],
+            calls=calls,
+            watching=watch,
+            journal=app[keys.SERVICE],
+            notifier=notifier,
+        )
+        watch.on_watch = supervision.watching
         app[keys.OUTCOMES] = SqlOutcomes(
             app[keys.DATABASE],
             app[keys.RECORDS],
@@ -165,6 +180,8 @@ def _calls_ctx(sio: socketio.AsyncServer) -> Any:
         # Before the first socket connects: what a previous incarnation owned is lost.
         await reconciler.on_start(cluster.node_id, fresh_store=redis is None)
         ticker = _ticker(settings, desk, reconciler)
+        # Reminders, walk-ins whose booked time came, no-shows (docs/appointments.md).
+        ticker.every("appointments", APPOINTMENT_TICK_SECONDS, app[keys.APPOINTMENTS].tick)
         sweeper = MediaSweeper(hub)
         cluster.start()
         ticker.start()
@@ -228,7 +245,10 @@ def _services(
         hours=ServiceHours.parse(settings.service_hours, tz=settings.timezone),
         holidays=frozenset(settings.holidays),
         escalate_after=timedelta(seconds=settings.undecided_escalate_seconds),
+        appointments=app[keys.APPOINTMENTS],
+        offer_wait_seconds=settings.appointment_offer_wait_seconds,
     )
+    app[keys.APPOINTMENTS].promote = desk.promote
     desk_ref.append(desk)
     return calls, desk
 
@@ -241,7 +261,7 @@ def _register_namespaces(
 
     sio.register_namespace(ParticipantNamespace(desk, app[keys.TOKENS].verify))
     sio.register_namespace(OfficerNamespace(desk, staff_auth, SESSION_COOKIE))
-    sio.register_namespace(MediaNamespace(hub))
+    sio.register_namespace(WatchingMediaNamespace(hub, app[MEDIA_WATCH]))
 
 
 def _ticker(settings: Settings, desk: DeskService, reconciler: Reconciler) -> Ticker:

@@ -254,9 +254,13 @@ class QueueStore(Protocol):
     (shared by all nodes, survives restarts). Every method is atomic on its own.
     """
 
-    async def join(self, card: ParticipantCard, now: datetime) -> QueueEntry:
-        """Enter the normal lane at the tail. Idempotent: someone already waiting keeps their
-        place (and is marked reconnected). Conflict(code='already_in_call') during a call."""
+    async def join(
+        self, card: ParticipantCard, now: datetime, lane: Lane = Lane.NORMAL
+    ) -> QueueEntry:
+        """Enter ``lane`` (normal; priority at a booked time) at its tail. Idempotent: someone
+        already waiting keeps their place (and is marked reconnected); joining the priority
+        lane from the normal one moves them to its tail, never the other way.
+        Conflict(code='already_in_call') during a call."""
 
     async def leave(self, record_id: str) -> bool:
         """Leave at once (on purpose); False if they were not waiting."""

@@ -26,6 +26,7 @@ from web import keys
 from web.api_records import api
 from web.auth import participant_record_id, require_staff
 from web.openapi import read_json
+from web.webhooks_api import wake_worker
 
 MAX_QUERY_CHARS = 40
 
@@ -147,6 +148,7 @@ async def book_appointment(request: web.Request) -> web.Response:
     record_id = participant_record_id(request)
     body = await read_json(request, BookIn)
     made = await _service(request).book(record_id, body.start, body.zone)
+    wake_worker(request.app)  # appointment.booked is in the outbox
     return web.json_response(made, status=201)
 
 
@@ -163,6 +165,7 @@ async def cancel_appointment(request: web.Request) -> web.Response:
     done = await _service(request).cancel(
         record_id, request.match_info["appointment_id"], _text(request, "zone")
     )
+    wake_worker(request.app)
     return web.json_response(done)
 
 

@@ -69,7 +69,7 @@ async def staff_cookie(client: Client, name: str, role: Role) -> dict[str, str]:
     account = await app[keys.ACCOUNTS].create(
         username=name, password="Kuat-Sandi-Jadwal-2026", role=role, display_name=name, now=now
     )
-    token = await app[keys.ACCOUNTS].open_session(account.id, now, 3600)
+    token = await app[keys.ACCOUNTS].open_session(account.id, now, 7 * 24 * 3600)
     return {"Cookie": f"vc_session={token}"}
 
 

@@ -131,6 +131,26 @@ async def test_joining_twice_keeps_the_place(store: QueueStore) -> None:
     assert await order(store) == ["rec-0", "rec-1"]
 
 
+async def test_joining_the_priority_lane(store: QueueStore) -> None:
+    """A booked participant joins ahead of the walk-ins; someone already waiting in the normal
+    lane moves to the priority lane's tail (joined_at kept); nobody is ever moved down."""
+    await fill(store, 3)
+    booked = await store.join(card("b1"), at(10), lane=Lane.PRIORITY)
+    assert (booked.lane, booked.joined_at, booked.connected) == (Lane.PRIORITY, at(10), True)
+    assert await order(store) == ["rec-b1", "rec-0", "rec-1", "rec-2"]
+    promoted = await store.join(card(2), at(20), lane=Lane.PRIORITY)
+    assert (promoted.lane, promoted.joined_at) == (Lane.PRIORITY, at(2))
+    assert await order(store) == ["rec-b1", "rec-2", "rec-0", "rec-1"]
+    again = await store.join(card("b1"), at(30))  # a reconnect in the normal lane: kept
+    assert (again.lane, again.seq) == (Lane.PRIORITY, booked.seq)
+    assert await store.join(card(2), at(31), lane=Lane.PRIORITY) == promoted
+    await store.mark_disconnected("rec-0", at(32))
+    rejoined = await store.join(card(0), at(33), lane=Lane.PRIORITY)
+    assert (rejoined.lane, rejoined.connected) == (Lane.PRIORITY, True)
+    assert await order(store) == ["rec-b1", "rec-2", "rec-0", "rec-1"]
+    assert (await pair(store, "off-1", "call-1")).entry.lane is Lane.PRIORITY
+
+
 async def test_leaving_removes_at_once(store: QueueStore) -> None:
     await fill(store, 3)
     assert await store.leave("rec-1")

@@ -170,7 +170,13 @@ async def test_join_and_positions(world: World) -> None:
     one = await p1.call("join_queue")
     assert one == {
         "ok": True,
-        "queue": {"closed": False, "position": 1, "estimated_wait_seconds": None, "lane": "normal"},
+        "queue": {
+            "closed": False,
+            "position": 1,
+            "estimated_wait_seconds": None,
+            "lane": "normal",
+            "booking_offered": False,  # nobody ahead
+        },
     }
     two = await p2.call("join_queue")
     assert two["queue"]["position"] == 2
@@ -367,6 +373,7 @@ async def test_officer_lost_puts_the_participant_back_at_the_head(world: World) 
         "position": 1,
         "estimated_wait_seconds": None,
         "lane": "priority",
+        "booking_offered": False,
     }
     session = await world.app[keys.SESSIONS].get(reply["session_id"])
     assert session.end_reason == "officer_lost"

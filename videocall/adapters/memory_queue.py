@@ -51,14 +51,18 @@ class MemoryQueueStore:
 
     # -- participants -------------------------------------------------------------------
 
-    async def join(self, card: ParticipantCard, now: datetime) -> QueueEntry:
+    async def join(
+        self, card: ParticipantCard, now: datetime, lane: Lane = Lane.NORMAL
+    ) -> QueueEntry:
         if card.record_id in self._participant_call:
             raise Conflict("you are already in a call", code="already_in_call")
         existing = self._entries.get(card.record_id)
-        if existing is not None:
+        if existing is not None and not (lane is Lane.PRIORITY and existing.lane is Lane.NORMAL):
             entry = replace(existing, disconnected_until=None)
+        elif existing is not None:  # promoted: the priority lane's tail, joined_at kept
+            entry = replace(existing, lane=lane, seq=self._next_seq(), disconnected_until=None)
         else:
-            entry = QueueEntry(card, Lane.NORMAL, self._next_seq(), now)
+            entry = QueueEntry(card, lane, self._next_seq(), now)
         self._entries[card.record_id] = entry
         return entry
 

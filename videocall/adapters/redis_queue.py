@@ -111,9 +111,11 @@ class RedisQueueStore:
 
     # -- participants -------------------------------------------------------------------
 
-    async def join(self, card: ParticipantCard, now: datetime) -> QueueEntry:
+    async def join(
+        self, card: ParticipantCard, now: datetime, lane: Lane = Lane.NORMAL
+    ) -> QueueEntry:
         reply = await self._join(
-            keys=self._keys, args=[card.record_id, codec.entry_json(card, now)]
+            keys=self._keys, args=[card.record_id, codec.entry_json(card, now), lane.value]
         )
         if reply[0] == "already_in_call":
             raise Conflict("you are already in a call", code="already_in_call")

@@ -51,13 +51,20 @@ end
 JOIN = (
     _PRELUDE
     + """
-local rid, card = ARGV[1], ARGV[2]
+local rid, card, lane = ARGV[1], ARGV[2], ARGV[3]
 if redis.call('HEXISTS', participant_call, rid) == 1 then return {'already_in_call'} end
+local target = normal
+if lane == 'priority' then target = prio end
 if redis.call('HEXISTS', entries, rid) == 1 then
   redis.call('ZREM', gone, rid)  -- joining again while in the grace window: reconnected
+  if target == prio and redis.call('ZSCORE', normal, rid) then
+    -- promoted (a booked time): the priority lane's tail; the card keeps its joined_at
+    redis.call('ZREM', normal, rid)
+    redis.call('ZADD', prio, redis.call('INCR', seq_key), rid)
+  end
 else
   local seq = redis.call('INCR', seq_key)
-  redis.call('ZADD', normal, seq, rid)
+  redis.call('ZADD', target, seq, rid)
   redis.call('HSET', entries, rid, card)
 end
 return {'ok', unpack(entry_of(rid))}

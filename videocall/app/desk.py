@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from videocall.app import messages as msg
+from videocall.app.appointment_ports import BookingDesk
 from videocall.app.calls import CallService
 from videocall.app.ports import CallSessions, Journal, Notifier, Placement
 from videocall.clock import Clock
@@ -26,6 +27,7 @@ from videocall.hours import OutsideServiceHours, ServiceHours, ensure_open
 from videocall.ports import RecordRepository
 from videocall.presence import Presence
 from videocall.queue import (
+    Lane,
     ParticipantCard,
     QueueEmpty,
     QueueStore,
@@ -61,6 +63,8 @@ class DeskService:
         hours: ServiceHours,
         holidays: frozenset[Any],
         escalate_after: timedelta,
+        appointments: BookingDesk | None = None,
+        offer_wait_seconds: float | None = None,
     ) -> None:
         self.store = store
         self.calls = calls
@@ -73,6 +77,9 @@ class DeskService:
         self.hours = hours
         self.holidays = holidays
         self.escalate_after = escalate_after
+        # Appointments: the priority lane at a booked time, and booking offered on a long wait.
+        self.appointments = appointments
+        self.offer_wait_seconds = offer_wait_seconds if appointments is not None else None
         self._last: dict[str, WaitStatus] = {}
         self._broadcasting = asyncio.Lock()
         self._closing = False
@@ -105,18 +112,38 @@ class DeskService:
             if undecided:
                 return {"awaiting_decision": {"session_id": undecided[0].session_id}}
         now = self.now()
-        try:
-            ensure_open(now, self.hours, self.holidays)
-        except OutsideServiceHours as exc:
-            return {"ok": False, "queue": msg.queue_closed(exc)}
+        lane = await self._lane(record, now)
+        if lane is Lane.NORMAL:  # a booked time inside the window opens the desk
+            try:
+                ensure_open(now, self.hours, self.holidays)
+            except OutsideServiceHours as exc:
+                booking = self.appointments is not None
+                return {"ok": False, "queue": msg.queue_closed(exc, booking=booking)}
         if record.state is not RecordState.READY_FOR_CALL:
             raise Conflict("finish the earlier steps first", code="not_ready_for_call")
         was_waiting = await self.store.entry(record_id) is not None
-        await self.store.join(card_for(record), now)
+        await self.store.join(card_for(record), now, lane)
         if not was_waiting:
             await self._note(record_id, "queue_joined")
         status = (await self.broadcast()).get(record_id)
-        return {"queue": msg.queue_status(status) if status else None}
+        return {"queue": msg.queue_status(status, self.offer_wait_seconds) if status else None}
+
+    async def _lane(self, record: Record, now: datetime) -> Lane:
+        """Priority for a participant ready for the call inside their booking's window."""
+        if self.appointments is None or record.state is not RecordState.READY_FOR_CALL:
+            return Lane.NORMAL
+        return await self.appointments.lane_on_join(record.id, now)
+
+    async def promote(self, record_id: str) -> bool:
+        """A booking's window opened while its participant waits (connected) as a walk-in: to
+        the priority lane. Whether they are waiting."""
+        entry = await self.store.entry(record_id)
+        if entry is None or not entry.connected:
+            return False
+        if entry.lane is Lane.NORMAL:
+            await self.store.join(entry.card, self.now(), Lane.PRIORITY)
+            self.push_soon()
+        return True
 
     async def _resume_call(self, record_id: str) -> dict[str, Any] | None:
         call_id = await self.store.call_of_participant(record_id)
@@ -293,7 +320,7 @@ class DeskService:
             statuses = wait_statuses(snapshot)
             for record_id, status in changed_statuses(self._last, statuses).items():
                 await self.notifier.to_participant(
-                    record_id, msg.QUEUE_STATUS, msg.queue_status(status)
+                    record_id, msg.QUEUE_STATUS, msg.queue_status(status, self.offer_wait_seconds)
                 )
             self._last = statuses
             view = msg.queue_view(officer_view(snapshot, self.now()))

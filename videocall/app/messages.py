@@ -11,8 +11,15 @@ from datetime import datetime
 from typing import Any
 
 from videocall.app.ports import UndecidedRow
+from videocall.appointments import booking_offered
 from videocall.hours import OutsideServiceHours
-from videocall.queue import OfficerQueueView, ParticipantCard, WaitingListItem, WaitStatus
+from videocall.queue import (
+    Lane,
+    OfficerQueueView,
+    ParticipantCard,
+    WaitingListItem,
+    WaitStatus,
+)
 from videocall.sessions import CallOutcome
 
 # /participant, server -> client
@@ -35,17 +42,24 @@ def _iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None
 
 
-def queue_status(status: WaitStatus) -> dict[str, Any]:
+def queue_status(status: WaitStatus, offer_after: float | None = None) -> dict[str, Any]:
+    """``booking_offered``: the page offers an appointment instead of waiting (a long or
+    unknown wait, ``videocall.appointments.booking_offered``; never without appointments)."""
+    offered = offer_after is not None and booking_offered(
+        status.estimated_wait_seconds, status.position, status.lane is Lane.PRIORITY, offer_after
+    )
     return {
         "closed": False,
         "position": status.position,
         "estimated_wait_seconds": status.estimated_wait_seconds,
         "lane": status.lane.value,
+        "booking_offered": offered,
     }
 
 
-def queue_closed(error: OutsideServiceHours) -> dict[str, Any]:
-    """Joining refused outside service hours: the page shows when it opens."""
+def queue_closed(error: OutsideServiceHours, *, booking: bool = False) -> dict[str, Any]:
+    """Joining refused outside service hours: the page shows when it opens (and offers an
+    appointment when the desk takes them)."""
     return {
         "closed": True,
         "opens_at": _iso(error.next_opening),
@@ -53,6 +67,7 @@ def queue_closed(error: OutsideServiceHours) -> dict[str, Any]:
         "estimated_wait_seconds": None,
         "code": error.code,
         "message": error.message,
+        "booking_offered": booking,
     }
 
 
