@@ -16,7 +16,6 @@ import http.cookiejar
 import importlib.util
 import json
 import re
-import shutil
 import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
@@ -28,9 +27,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e import journey, patient
-from tests.e2e.conftest import ROOT, SUPERVISOR, Server, Shots, photo_jpeg, run_server
+from tests.e2e.conftest import SUPERVISOR, Server, Shots, photo_jpeg, run_server
 from tests.e2e.test_phone_layout import phone_page
-from tests.e2e.test_resume import available_officer
+from tests.e2e.test_resume import available_officer, reject_and_close
 from tests.e2e.test_staff_pages import log_in, staff_page
 from tests.support import make_nik
 from videocall.hours import DAY_NAMES
@@ -45,7 +44,6 @@ pytestmark = [
 
 DESK_ZONE = ZoneInfo("Asia/Jakarta")
 PHONE = (360, 740)
-DOCS_SHOTS = ROOT / "docs" / "img" / "screenshots"
 
 
 def _server(request: pytest.FixtureRequest, tmp_path: Path, extra: dict[str, str]) -> Any:
@@ -170,11 +168,6 @@ def utc(iso: str) -> datetime:
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).astimezone(UTC)
 
 
-def keep_for_docs(path: Path, name: str) -> None:
-    DOCS_SHOTS.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(path, DOCS_SHOTS / name)
-
-
 def choose_slot(page: Page, day_index: int, slot_index: int) -> str:
     """Pick a day and one of its slots in the booking panel; returns the slot's start (UTC)."""
     page.locator("#booking-days .day").nth(day_index).click()
@@ -231,8 +224,7 @@ def test_book_from_the_closed_desk_on_a_phone(
     start = choose_slot(page, 1, 0)
     expect(page.locator("#booking-choice")).to_contain_text("09:00–09:15 WITA")
     in_view(page, "#booking-submit")
-    path = shots(page, "slot-chosen", full_page=False)
-    keep_for_docs(path, "participant-booking-slots.png")
+    shots(page, "slot-chosen", full_page=False)  # docs/img/screenshots/participant-booking-slots
     page.locator("#booking-submit").click()
 
     # The booking, in the participant's zone, named.
@@ -249,8 +241,7 @@ def test_book_from_the_closed_desk_on_a_phone(
     expect(page.locator("#booking-ics")).to_have_attribute("aria-disabled", "false")
     page.locator("#booking-mine").scroll_into_view_if_needed()
     fits_width(page, ["#booking-mine .actions > *", "#booking-time"])
-    path = shots(page, "booked", full_page=False)
-    keep_for_docs(path, "participant-booking-mine.png")
+    shots(page, "booked", full_page=False)  # docs/img/screenshots/participant-booking-mine
     mine = patient.api(server.url, "GET", "/api/appointments/mine", token=token)["appointment"]
     assert mine["start"] == start and mine["zone_label"] == "WITA", mine
     assert utc(start).astimezone(DESK_ZONE).strftime("%H:%M") == "08:00"
@@ -379,5 +370,6 @@ def test_join_at_the_booked_time_ahead_of_a_walk_in(
     shots(booked, "in-call", full_page=False)
     assert not [e for e in errors if "socket.io" not in e], errors
     assert not [e for e in sup_errors if "socket.io" not in e], sup_errors
-    for page in (booked, walk_in, officer, supervisor):
+    reject_and_close(officer, booked)  # a call left open slows the server's stop
+    for page in (walk_in, supervisor):
         page.context.close()
