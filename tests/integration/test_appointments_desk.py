@@ -131,11 +131,12 @@ async def test_booked_participants_go_ahead_of_walk_ins(
 ) -> None:
     client = await app_factory()  # open at any time; 10:00 WIB on a Tuesday
     boss = await staff_cookie(client, "kepala", Role.SUPERVISOR)
-    await put_plan(client, boss, [{"weekday": 1, "hour": 10, "officers": 1}])
+    await put_plan(client, boss, [{"weekday": 1, "hour": h, "officers": 1} for h in (10, 14)])
     early, on_time = await ready_person(client, "Datang Awal"), await ready_person(client, "Tepat")
     walk_1, walk_2 = await ready_person(client, "Jalan 1"), await ready_person(client, "Jalan 2")
     await early.book("2026-11-24T03:15:00Z")  # 10:15 WIB
     await on_time.book("2026-11-24T03:30:00Z")  # 10:30 WIB
+    await walk_1.book("2026-11-24T07:00:00Z")  # 14:00 WIB, but she comes in the morning
     socks: list[Sock] = []
 
     async def sock(person: Person) -> Sock:
@@ -162,26 +163,34 @@ async def test_booked_participants_go_ahead_of_walk_ins(
         assert (four["position"], four["lane"], four["booking_offered"]) == (2, "priority", False)
         await s_walk_1.next("queue_status", lambda s: s["position"] == 3)
 
-        officer_cookie = await staff_cookie(client, "petugas", Role.OFFICER)
-        officer = Sock(client, "/officer", headers=officer_cookie)
-        socks.append(await officer.connect())
-        state = await officer.call("set_presence", {"presence": "available"})
-        assert [e["name"] for e in state["queue"]["entries"]] == [
-            "Datang Awal",
-            "Tepat",
-            "Jalan 1",
-            "Jalan 2",
+        accepted = []
+        for n in range(3):
+            officer_cookie = await staff_cookie(client, f"petugas{n}", Role.OFFICER)
+            officer = Sock(client, "/officer", headers=officer_cookie)
+            socks.append(await officer.connect())
+            state = await officer.call("set_presence", {"presence": "available"})
+            if n == 0:
+                assert [e["name"] for e in state["queue"]["entries"]] == [
+                    "Datang Awal",
+                    "Tepat",
+                    "Jalan 1",
+                    "Jalan 2",
+                ]
+            reply = await officer.call("accept_next")
+            accepted.append((reply["record_id"], reply["lane"]))
+        assert accepted == [
+            (early.record_id, "priority"),
+            (on_time.record_id, "priority"),
+            (walk_1.record_id, "normal"),
         ]
-        reply = await officer.call("accept_next")
-        assert (reply["record_id"], reply["lane"]) == (early.record_id, "priority")
         await s_early.next("paired")
         store = client.app[keys.APPOINTMENTS].store
-        for person in (early, on_time):
+        for person in (early, on_time, walk_1):  # walk_1 was served early: attended too
             latest = await store.latest(person.record_id)
             assert latest is not None and latest.status is Status.ATTENDED
-        clock.advance(30 * 60)
+        clock.advance(5 * 3600)
         await tick(client)  # attended bookings are not no-shows
-        assert [t for t, _ in await events(client)] == ["appointment.booked"] * 2
+        assert [t for t, _ in await events(client)] == ["appointment.booked"] * 3
     finally:
         for s in socks:
             await s.close()

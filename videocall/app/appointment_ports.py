@@ -74,3 +74,6 @@ class BookingDesk(Protocol):
 
     async def lane_on_join(self, record_id: str, now: datetime) -> Lane:
         """The priority lane inside a booking's join window (the booking is then attended)."""
+
+    async def paired(self, record_id: str, now: datetime) -> None:
+        """The participant was paired with an officer: their booking, if any, is attended."""

@@ -8,7 +8,7 @@ change atomic with its outbox event.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -50,7 +50,7 @@ MISSED_LOOKBACK = timedelta(days=400)
 # A missed booking stays on the participant's page this long (then the page offers a new one).
 MISSED_SHOWN = timedelta(days=7)
 # Someone waiting in the normal lane when their booking's window opens moves up.
-Promote = Callable[[str], Any]
+Promote = Callable[[str], Awaitable[bool]]
 
 
 class AppointmentService:
@@ -271,6 +271,11 @@ class AppointmentService:
         if latest.status is Status.BOOKED and await self.store.attend(latest.id, now):
             logger.info("record %s joined at its booked time %s", record_id, iso_z(latest.start))
         return Lane.PRIORITY
+
+    async def paired(self, record_id: str, now: datetime) -> None:
+        live = await self.store.live(record_id)
+        if live is not None and await self.store.attend(live.id, now):
+            logger.info("record %s paired: booking %s attended", record_id, live.id)
 
     # -- the ticker --------------------------------------------------------------------------
 

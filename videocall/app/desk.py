@@ -250,9 +250,21 @@ class DeskService:
         if isinstance(result, QueueEmpty):
             return {"ok": False, "error": {"code": result.code, "message": result.message}}
         try:
-            return await self.calls.start(result, actor)
+            message = await self.calls.start(result, actor)
+            await self._booking_served(result.record_id)
+            return message
         finally:
             await self._officer_changed(officer_id)
+
+    async def _booking_served(self, record_id: str) -> None:
+        """A participant with a booking was paired (early, as a walk-in, or at the booked
+        time): the booking is attended, never a no-show. Best effort: the call goes on."""
+        if self.appointments is None:
+            return
+        try:
+            await self.appointments.paired(record_id, self.now())
+        except Exception:
+            logger.exception("could not mark the booking of record %s attended", record_id)
 
     async def assign(self, record_id: str, officer_id: str, actor: str) -> dict[str, Any]:
         """A supervisor gives a waiting participant to an available officer."""
@@ -262,6 +274,7 @@ class DeskService:
         pairing = await self.store.assign(record_id, officer_id, str(uuid.uuid4()), self.now())
         try:
             message = await self.calls.start(pairing, actor)
+            await self._booking_served(pairing.record_id)
             await self.notifier.to_officer(officer_id, msg.PAIRED, message)
         finally:
             await self._officer_changed(officer_id)
