@@ -362,6 +362,13 @@ def test_join_at_the_booked_time_ahead_of_a_walk_in(
     expect(officer.locator("#desk-count")).to_have_text("2", timeout=15000)
     expect(officer.locator("#waiting-list tr").first).to_contain_text("Sari Terjadwal")
     expect(walk_in.locator("#queue-position")).to_have_text("2", timeout=15000)
+    # Behind someone, with no estimate yet: the walk-in is offered a booking too.
+    expect(walk_in.locator("#booking-offer-title")).to_have_text(
+        "Antrean panjang — buat janji temu", timeout=15000
+    )
+    in_view(walk_in, "#booking-offer-open")
+    fits_width(walk_in, ["#booking-offer", "#queue-leave"])
+    shots(walk_in, "walk-in-offer", full_page=False)
     officer.locator("#accept-next").click()
     expect(officer.locator("#callview")).to_be_visible(timeout=15000)
     expect(booked.locator("#step-call")).to_be_visible(timeout=15000)

@@ -146,10 +146,11 @@ function render() {
   if (why) {
     $("booking-offer-title").textContent = t(why === "closed" ? "booking.offer_closed" : "booking.offer_long");
     const wait = state.queue.estimated_wait_seconds;
-    $("booking-offer-help").textContent =
-      why === "closed"
-        ? t("booking.offer_closed_help")
-        : t("booking.offer_long_help", { wait: wait != null ? formatDuration(wait) : t("queue.unknown") });
+    let help = t("booking.offer_closed_help");
+    if (why === "long") {
+      help = wait != null ? t("booking.offer_long_help", { wait: formatDuration(wait) }) : t("booking.offer_long_unknown");
+    }
+    $("booking-offer-help").textContent = help;
   }
   if (why === "closed" && state.queue.opens_at && zoneOf()) {
     // When it opens, in the participant's zone (the queue itself says it in the desk's).

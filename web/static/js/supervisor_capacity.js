@@ -83,6 +83,7 @@ function renderCapacity() {
       const full = !over && s.booked >= s.capacity;
       if (over) tr.className = "over";
       else if (full) tr.className = "full";
+      if (Date.parse(s.start) < Date.now()) tr.classList.add("past");
       tr.append(el("td", `${s.local_start} ${body.zone_label}`), el("td", String(s.booked)), el("td", String(s.capacity)));
       const bar = el("span", null, "capacity-bar");
       const fill = el("span");
