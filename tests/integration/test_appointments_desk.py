@@ -6,7 +6,8 @@ The test clock starts on Tuesday 24 November 2026, 03:00 UTC (10:00 WIB)."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 import pytest
 
@@ -21,8 +22,9 @@ from tests.integration.appointments_support import (
 )
 from tests.integration.outcomes_support import Receiver, wait_for
 from tests.integration.test_queue_signaling import Sock
-from tests.support import SettableClock, free_port
+from tests.support import REDIS_URL, SettableClock, free_port
 from videocall.accounts import Role
+from videocall.adapters.redis_queue import RedisQueueStore, connect
 from videocall.appointments import Status
 from web import keys
 
@@ -125,11 +127,24 @@ async def test_reminders_once_across_a_restart_then_no_show(
         await receiver.stop()
 
 
+@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+async def desk(request: pytest.FixtureRequest, app_factory: Factory) -> AsyncIterator[Client]:
+    """The app (open at any time) with the queue in process, or in Redis."""
+    if request.param == "memory":
+        yield await app_factory()
+        return
+    prefix = f"test-appointments-{uuid.uuid4().hex[:12]}"
+    client = await app_factory(redis_url=REDIS_URL, redis_prefix=prefix)
+    yield client
+    await client.close()
+    redis = connect(REDIS_URL)
+    await RedisQueueStore(redis, prefix=prefix).clear()
+    await redis.aclose()
+
+
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
-async def test_booked_participants_go_ahead_of_walk_ins(
-    app_factory: Factory, clock: SettableClock
-) -> None:
-    client = await app_factory()  # open at any time; 10:00 WIB on a Tuesday
+async def test_booked_participants_go_ahead_of_walk_ins(desk: Client, clock: SettableClock) -> None:
+    client = desk  # 10:00 WIB on a Tuesday
     boss = await staff_cookie(client, "kepala", Role.SUPERVISOR)
     await put_plan(client, boss, [{"weekday": 1, "hour": h, "officers": 1} for h in (10, 14)])
     early, on_time = await ready_person(client, "Datang Awal"), await ready_person(client, "Tepat")
