@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime
 
 import pytest
 
@@ -206,6 +207,33 @@ async def test_booked_participants_go_ahead_of_walk_ins(desk: Client, clock: Set
         clock.advance(5 * 3600)
         await tick(client)  # attended bookings are not no-shows
         assert [t for t, _ in await events(client)] == ["appointment.booked"] * 3
+    finally:
+        for s in socks:
+            await s.close()
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+async def test_a_booked_time_opens_the_closed_desk(
+    app_factory: Factory, clock: SettableClock
+) -> None:
+    """An 08:00 booking's window opens at 07:55, before the desk: the participant joins; a
+    walk-in at that moment is told the desk is closed and offered a booking."""
+    client = await app_factory(service_hours="mon-fri 08:00-16:00")
+    boss = await staff_cookie(client, "kepala", Role.SUPERVISOR)
+    await put_plan(client, boss, [{"weekday": 2, "hour": 8, "officers": 1}])
+    booked, walk_in = await ready_person(client, "Pagi"), await ready_person(client, "Jalan")
+    await booked.book("2026-11-25T01:00:00Z")  # Wednesday 08:00 WIB
+    clock.current = datetime(2026, 11, 25, 0, 56, tzinfo=UTC)  # 07:56 WIB
+    socks = [Sock(client, "/participant", auth={"token": p.token}) for p in (booked, walk_in)]
+    try:
+        for s in socks:
+            await s.connect()
+        closed = await socks[1].call("join_queue")
+        assert closed["ok"] is False
+        assert (closed["queue"]["closed"], closed["queue"]["booking_offered"]) == (True, True)
+        joined = await socks[0].call("join_queue")
+        assert joined["ok"] and joined["queue"]["lane"] == "priority"
+        assert joined["queue"]["position"] == 1
     finally:
         for s in socks:
             await s.close()
