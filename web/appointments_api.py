@@ -13,7 +13,6 @@ from datetime import date
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
 
 from videocall.accounts import Role
 from videocall.adapters.sql_appointments import SqlAppointments
@@ -24,29 +23,21 @@ from videocall.hours import ServiceHours
 from videocall.settings import Settings
 from web import keys
 from web.api_records import api
+from web.appointments_schemas import (
+    AppointmentEnvelope,
+    BookIn,
+    CapacityOut,
+    MineOut,
+    PlanIn,
+    PlanOut,
+    SlotsOut,
+    UpcomingOut,
+)
 from web.auth import participant_record_id, require_staff
 from web.openapi import read_json
 from web.webhooks_api import wake_worker
 
 MAX_QUERY_CHARS = 40
-
-
-class BookIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-    start: str = Field(min_length=1, max_length=40)  # ISO 8601, e.g. 2026-11-26T01:00:00Z
-    zone: str | None = Field(default=None, max_length=40)  # shown in; default: the NIK's
-
-
-class PlanEntryIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-    weekday: int = Field(ge=0, le=6)  # 0 = Monday
-    hour: int = Field(ge=0, le=23)
-    officers: int = Field(ge=0, le=1000)
-
-
-class PlanIn(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
-    plan: list[PlanEntryIn] = Field(max_length=7 * 24)
 
 
 def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
@@ -111,6 +102,7 @@ def _service(request: web.Request) -> AppointmentService:
     "/api/appointments/slots",
     summary="Free appointment slots per local day, in the participant's zone",
     tag="participant",
+    response=SlotsOut,
     security="participant",
     params=[ZONE_PARAM, FROM_PARAM, _days_param(90)],
 )
@@ -127,6 +119,7 @@ async def appointment_slots(request: web.Request) -> web.Response:
     "/api/appointments/mine",
     summary="The participant's appointment (booked, or recently missed), or null",
     tag="participant",
+    response=MineOut,
     security="participant",
     params=[ZONE_PARAM],
 )
@@ -140,6 +133,7 @@ async def my_appointment(request: web.Request) -> web.Response:
     "/api/appointments",
     summary="Book a slot (one live booking per participant)",
     tag="participant",
+    response=AppointmentEnvelope,
     body=BookIn,
     status=201,
     security="participant",
@@ -157,6 +151,7 @@ async def book_appointment(request: web.Request) -> web.Response:
     "/api/appointments/{appointment_id}/cancel",
     summary="Cancel one's booking (rebook: cancel, then book)",
     tag="participant",
+    response=AppointmentEnvelope,
     security="participant",
     params=[ZONE_PARAM],
 )
@@ -198,6 +193,7 @@ async def appointment_ics(request: web.Request) -> web.Response:
     "/api/appointments/upcoming",
     summary="The next booked participants, in the desk's zone",
     tag="staff",
+    response=UpcomingOut,
     security="staff",
     params=[_query("limit", {"type": "integer", "minimum": 1, "maximum": 100}, "how many")],
 )
@@ -213,6 +209,7 @@ async def upcoming_appointments(request: web.Request) -> web.Response:
     "/api/appointments/capacity",
     summary="Bookings against capacity per slot, in the desk's zone",
     tag="supervisor",
+    response=CapacityOut,
     security="staff",
     params=[FROM_PARAM, _days_param(31)],
 )
@@ -227,6 +224,7 @@ async def appointment_capacity(request: web.Request) -> web.Response:
     "/api/appointments/plan",
     summary="The weekly plan: officers per weekday and hour",
     tag="supervisor",
+    response=PlanOut,
     security="staff",
 )
 async def get_appointment_plan(request: web.Request) -> web.Response:
@@ -239,6 +237,7 @@ async def get_appointment_plan(request: web.Request) -> web.Response:
     "/api/appointments/plan",
     summary="Replace the weekly plan (capacity of a slot = officers planned for its hour)",
     tag="supervisor",
+    response=PlanOut,
     body=PlanIn,
     security="staff",
 )

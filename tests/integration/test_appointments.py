@@ -22,6 +22,7 @@ from tests.integration.appointments_support import (
 )
 from tests.support import SettableClock
 from videocall.accounts import Role
+from web.appointments_schemas import AppointmentEnvelope, CapacityOut, SlotsOut, UpcomingOut
 
 Factory = Callable[..., Awaitable[Client]]
 OFFICE = {"service_hours": "mon-fri 08:00-16:00"}
@@ -94,6 +95,8 @@ async def test_plan_slots_book_cancel_rebook(app_factory: Factory) -> None:
     )
     assert made["ics_url"] == f"/api/appointments/{made['id']}.ics"
     assert (await a.get("/api/appointments/mine"))["appointment"] == made
+    AppointmentEnvelope.model_validate({"appointment": made})  # as documented in the spec
+    SlotsOut.model_validate(slots)
     await b.book(WED_0900)
     full = await c.book(WED_0900, status=409)
     assert full["error"]["code"] == "slot_full"
@@ -116,12 +119,14 @@ async def test_plan_slots_book_cancel_rebook(app_factory: Factory) -> None:
     # Staff: the next bookings, and bookings against capacity.
     resp = await client.get("/api/appointments/upcoming?limit=5", headers=officer)
     upcoming = await resp.json()
+    UpcomingOut.model_validate(upcoming)
     assert upcoming["zone_label"] == "WIB"
     assert [
         (u["participant_name"], u["local_start"], u["local_date"]) for u in upcoming["appointments"]
     ] == [("Peserta A", "09:00", "2026-11-25"), ("Peserta B", "09:00", "2026-11-25")]
     resp = await client.get("/api/appointments/capacity?from=2026-11-25&days=1", headers=boss)
     capacity = await resp.json()
+    CapacityOut.model_validate(capacity)
     first = capacity["days"][0]["slots"][0]
     assert first == {
         "start": "2026-11-25T01:00:00Z",
@@ -145,6 +150,7 @@ async def test_plan_slots_book_cancel_rebook(app_factory: Factory) -> None:
     # Cancel and rebook: the place goes to someone else.
     assert (await b.cancel(made["id"], status=404))["error"]["code"] == "appointment_not_found"
     cancelled = (await a.cancel(made["id"]))["appointment"]
+    AppointmentEnvelope.model_validate({"appointment": cancelled})
     assert (cancelled["status"], cancelled["can_join_now"]) == ("cancelled", False)
     assert (await a.get("/api/appointments/mine")) == {"appointment": None}
     assert (await a.cancel(made["id"], status=409))["error"]["code"] == "appointment_not_active"
