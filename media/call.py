@@ -317,6 +317,10 @@ class MediaCall:
         if side == "officer":
             forward["video"].on_first_read = self._setup.forwarded
         self._setup.connection(side, pc)
+        # Hold the other side's video from its next keyframe until this sender starts (after
+        # ICE and DTLS), and ask for that keyframe now: the first frame then goes out at once.
+        forward["video"].arm()
+        self._pli[(other(side), "video")].request()
 
         @pc.on("track")
         def on_track(track: object) -> None:
@@ -380,10 +384,13 @@ class MediaCall:
         track_name = f"{leg.side}-{kind}"
         analysed = leg.side == "participant" and kind == "video"
         fanout = self.fanout[(leg.side, kind)]
+        keyframes = self._pli[(leg.side, kind)] if kind == "video" else None
 
         def sink(frame: EncodedFrame) -> None:
             leg.receiving = True
             leg.stats.counter.add(frame)
+            if keyframes is not None and frame.keyframe:
+                keyframes.keyframe_arrived()  # PLIs asked before it were answered
             if analysed:
                 self._uplink.count_video(len(frame.data))
                 if frame.keyframe and not self._setup.keyframe_seen:

@@ -65,6 +65,9 @@ logger = logging.getLogger(__name__)
 MAX_QUEUED = {"video": 8, "audio": 25}
 NOMINAL_STEP = {"video": 3000, "audio": 960}  # one frame at 30 fps / 20 ms, in clock units
 PLI_MIN_INTERVAL_S = 0.5
+# Once a keyframe answered the last PLI, no keyframe is on its way: the next request may follow
+# this soon (a subscriber that just missed it, a recording segment), not a whole interval later.
+PLI_AFTER_KEYFRAME_S = 0.1
 
 _RECEIVER_QUEUE = "_RTCRtpReceiver__decoder_queue"
 _RECEIVER_THREAD = "_RTCRtpReceiver__decoder_thread"
@@ -102,13 +105,14 @@ class MarkerJitterBuffer(JitterBuffer):
             self._after_gap = False
         return pli_flag, frame
 
-    def _after_hole(self) -> int | None:
-        """Offset from the origin of the first packet held after the first missing one."""
+    def _after_hole(self, limit: int | None = None) -> int | None:
+        """Offset from the origin of the first packet held after the first missing one,
+        looking at the first ``limit`` slots (all of them by default)."""
         origin = self._origin
         if origin is None:
             return None
         hole = False
-        for count in range(self.capacity):
+        for count in range(self.capacity if limit is None else limit):
             present = self._packets[(origin + count) % self.capacity] is not None
             if hole and present:
                 return count
@@ -116,11 +120,17 @@ class MarkerJitterBuffer(JitterBuffer):
         return None
 
     def _hole_given_up(self, newest: RtpPacket) -> bool:
-        offset = self._after_hole()
+        # Only up to the packet just added: a scan of all 512 slots for every packet that did
+        # not end a frame cost more than the rest of the buffer (py-spy, bench/). A hole behind
+        # a retransmission is found with the next new packet.
+        origin = self._origin
+        if origin is None:
+            return False
+        span = min(self.capacity, (newest.sequence_number - origin) % 65536 + 1)
+        offset = self._after_hole(span)
         if offset is None:
             return False
-        assert self._origin is not None
-        first = self._packets[(self._origin + offset) % self.capacity]
+        first = self._packets[(origin + offset) % self.capacity]
         assert first is not None
         return (newest.timestamp - first.timestamp) % (1 << 32) >= GAP_GIVE_UP_TICKS
 
@@ -346,6 +356,7 @@ class KeyframeRequester:
         self._min_interval = min_interval
         self._receiver: RTCRtpReceiver | None = None
         self._last = float("-inf")
+        self._answered_at = float("-inf")  # first keyframe from upstream after the last PLI
         self._tasks: set[asyncio.Task[None]] = set()
         self._deferred: asyncio.TimerHandle | None = None
         self.sent = 0
@@ -353,10 +364,19 @@ class KeyframeRequester:
     def set_upstream(self, receiver: RTCRtpReceiver | None) -> None:
         self._receiver = receiver
 
+    def keyframe_arrived(self) -> None:
+        """The upstream sent a keyframe (video): the last PLI, if any, was answered."""
+        if self._answered_at < self._last:
+            self._answered_at = self._now()
+
     def request(self) -> None:
         """Ask the upstream sender for a keyframe; within ``min_interval`` of the last PLI the
-        request is deferred (not dropped: a recording segment may be waiting for it)."""
-        wait = self._last + self._min_interval - self._now()
+        request is deferred (not dropped: a recording segment may be waiting for it), unless a
+        keyframe answered that PLI already (then ``PLI_AFTER_KEYFRAME_S`` after it)."""
+        earliest = self._last + self._min_interval
+        if self._answered_at >= self._last:
+            earliest = min(earliest, self._answered_at + PLI_AFTER_KEYFRAME_S)
+        wait = earliest - self._now()
         if wait > 0:
             if self._deferred is None:
                 loop = asyncio.get_running_loop()
@@ -403,8 +423,14 @@ class ForwardTrack(MediaStreamTrack):
     """A track whose ``recv()`` returns encoded ``av.Packet``s for ``RTCRtpSender`` to pack.
 
     It starts at a keyframe, keeps its timestamps continuous when the source changes (a
-    reconnect of the other side), and asks for a keyframe when its sender starts reading and
-    whenever it had to drop frames.
+    reconnect of the other side), and asks for a keyframe when its sender starts reading with
+    no keyframe waiting, and whenever it had to drop frames.
+
+    ``arm()`` (video, when the connection is answered) holds frames from the next keyframe on
+    before the sender reads: the sender starts after ICE and DTLS, and its first read then
+    finds a keyframe waiting instead of asking for one and waiting a PLI round trip plus up to
+    a frame interval. At most ``MAX_QUEUED`` frames are held; past that the track waits for a
+    fresher keyframe.
     """
 
     def __init__(self, kind: str, request_keyframe: Callable[[], None]) -> None:
@@ -414,6 +440,7 @@ class ForwardTrack(MediaStreamTrack):
         self._request_keyframe = request_keyframe
         self._queue: asyncio.Queue[av.Packet[Any] | None] = asyncio.Queue()
         self._reading = False
+        self._armed = False  # holding frames before the sender reads (``arm``)
         self._need_keyframe = kind == "video"
         self._paused = False
         self._source: int | None = None
@@ -424,8 +451,12 @@ class ForwardTrack(MediaStreamTrack):
         # Called once, when the sender takes its first frame (the call's set-up timeline).
         self.on_first_read: Callable[[], None] | None = None
 
+    def arm(self) -> None:
+        """Hold frames (from the next keyframe) until the sender starts reading."""
+        self._armed = True
+
     def push(self, frame: EncodedFrame, source_id: int) -> None:
-        if not self._reading or self.readyState != "live":
+        if not (self._reading or self._armed) or self.readyState != "live":
             return  # the sender is not sending yet: frames would only pile up
         if self._paused:
             return
@@ -435,7 +466,11 @@ class ForwardTrack(MediaStreamTrack):
             return
         self._need_keyframe = False
         if self._queue.qsize() >= MAX_QUEUED[self.kind]:
-            self._drop_backlog()
+            if self._reading:
+                self._drop_backlog()
+            else:  # held too long before the sender came: wait for a fresher keyframe
+                self._clear()
+                self._need_keyframe = self.kind == "video"
             return
         self._queue.put_nowait(self._packet(frame, source_id))
 
@@ -460,11 +495,13 @@ class ForwardTrack(MediaStreamTrack):
             raise MediaStreamError
         if not self._reading:
             self._reading = True
-            self._request_keyframe()  # a new subscriber starts at the next keyframe
+            if self._queue.empty():
+                self._request_keyframe()  # a new subscriber starts at the next keyframe
         packet = await self._queue.get()
         if packet is None:
             self.stop()
             raise MediaStreamError
+        self.forwarded += 1
         if self.on_first_read is not None:
             first, self.on_first_read = self.on_first_read, None
             first()
@@ -480,14 +517,18 @@ class ForwardTrack(MediaStreamTrack):
         self._last_ts = ts
         packet = av.Packet(frame.data)
         packet.pts = ts
-        packet.time_base = Fraction(1, frame.clock_rate)
-        self.forwarded += 1
+        packet.time_base = _time_base(frame.clock_rate)
         return packet
 
-    def _drop_backlog(self) -> None:
+    def _clear(self) -> int:
+        count = 0
         while not self._queue.empty():
             self._queue.get_nowait()
-            self.dropped += 1
+            count += 1
+        return count
+
+    def _drop_backlog(self) -> None:
+        self.dropped += self._clear()
         self._need_keyframe = self.kind == "video"
         self._request_keyframe()
 
@@ -498,6 +539,17 @@ class ForwardTrack(MediaStreamTrack):
     def resync(self) -> None:
         """Frames were lost upstream for good: forward again from the next keyframe."""
         self._need_keyframe = self.kind == "video"
+
+
+_TIME_BASES: dict[int, Fraction] = {}
+
+
+def _time_base(clock_rate: int) -> Fraction:
+    """1/clock_rate, made once per rate (a Fraction per packet was measurable)."""
+    base = _TIME_BASES.get(clock_rate)
+    if base is None:
+        base = _TIME_BASES[clock_rate] = Fraction(1, clock_rate)
+    return base
 
 
 _original_get_host_addresses = aioice.ice.get_host_addresses

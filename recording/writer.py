@@ -17,9 +17,9 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import queue
 import struct
 import threading
+from collections import deque
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -35,7 +35,7 @@ MS = Fraction(1, 1000)
 READY_WAIT_S = 3.0  # how long to wait for every video track's first keyframe before starting
 REANCHOR_MS = 2000  # a media clock this far from the arrival clock is re-anchored (source change)
 CLUSTER_MS = 1000  # cluster length: the most a killed process loses
-BATCH_SECONDS = 0.1  # packets handed to the writer thread at most this often per segment
+BATCH_SECONDS = 0.1  # the writer thread takes the packets that arrived this often
 DEFAULT_SIZE = (640, 480)  # only if no keyframe told us; players read the size from the stream
 
 Kind = Literal["audio", "video"]
@@ -165,10 +165,12 @@ class SegmentWriter:
         self.path = path
         self.start = start
         self._specs = {s.name: s for s in specs}
-        self._queue: queue.SimpleQueue[list[MediaPacket] | None] = queue.SimpleQueue()
-        # Packets go to the writer thread in batches: a put per packet woke the thread ~100
-        # times a second per call to fight the event loop for the GIL (py-spy, bench/).
-        self._batch: list[MediaPacket] = []
+        # The event loop appends packets; the writer thread takes them every BATCH_SECONDS on
+        # its own timer. A put per packet woke the thread ~100 times a second per call, and a
+        # put per 0.1 s batch still ~10 times, each wake-up fighting the event loop for the
+        # GIL (py-spy, bench/): appending wakes nobody.
+        self._pending: deque[MediaPacket] = deque()
+        self._closing = threading.Event()
         self._end: float = start
         self._info: SegmentInfo | None = None
         self._failed = False
@@ -180,24 +182,17 @@ class SegmentWriter:
         self._thread.start()
 
     def write(self, packet: MediaPacket) -> None:
+        # At most BATCH_SECONDS of media waits here (what a kill could lose on top of the
+        # muxer's own buffering).
         if packet.track in self._specs and not self._failed:
-            self._end = max(self._end, packet.arrival)
-            self._batch.append(packet)
-            # At most BATCH_SECONDS of media waits here (what a kill could lose on top of the
-            # muxer's own buffering); arrival times, not a clock, decide.
-            if packet.arrival - self._batch[0].arrival >= BATCH_SECONDS:
-                self._flush_batch()
-
-    def _flush_batch(self) -> None:
-        if self._batch:
-            self._queue.put(self._batch)
-            self._batch = []
+            if packet.arrival > self._end:
+                self._end = packet.arrival
+            self._pending.append(packet)
 
     def close(self, now: float) -> SegmentInfo:
         """Finish the file (blocking: call it from a thread) and describe it."""
         if self._info is None:
-            self._flush_batch()
-            self._queue.put(None)
+            self._closing.set()
             self._thread.join()
             self._info = self._describe(max(self._end, now))
         return self._info
@@ -205,10 +200,14 @@ class SegmentWriter:
     # --- worker thread ---------------------------------------------------------------------
 
     def _run(self) -> None:
+        pending = self._pending
         try:
-            while (batch := self._queue.get()) is not None:
-                for packet in batch:
-                    self._muxer.add(packet)
+            while True:
+                closing = self._closing.wait(BATCH_SECONDS)
+                while pending:  # everything written before close() is in the file
+                    self._muxer.add(pending.popleft())
+                if closing:
+                    break
         except Exception:
             # A broken recording must not break the call; the caller sees it in the summary.
             self._failed = True
@@ -250,6 +249,7 @@ class _Muxer:
     def __init__(self, path: Path, specs: list[TrackSpec], start: float) -> None:
         self.path = path
         self.specs = specs
+        self.by_name = {s.name: s for s in specs}
         self.start = start
         self.clocks = {s.name: _TrackClock() for s in specs}
         self.sizes: dict[str, tuple[int, int]] = {}
@@ -259,7 +259,7 @@ class _Muxer:
         self.packets = 0
 
     def add(self, packet: MediaPacket) -> None:
-        spec = next(s for s in self.specs if s.name == packet.track)
+        spec = self.by_name[packet.track]
         if spec.kind == "video" and packet.track not in self.sizes:
             if not packet.keyframe:
                 return  # nothing before the first keyframe decodes

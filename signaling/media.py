@@ -130,6 +130,8 @@ class MediaHub:
         self.on_connected: Callable[[str], Awaitable[None]] | None = None
         # The calls' set-up timeline (metrics): the media steps of each call hosted here.
         self.setup: SetupSteps | None = None
+        # Run before a call's media closes (``signaling.media_watch`` closes its monitors).
+        self.on_end: list[Callable[[str], Awaitable[None]]] = []
 
     # -- MediaPort ------------------------------------------------------------------------
 
@@ -201,6 +203,23 @@ class MediaHub:
             # The call goes on; only a decision taken on another node misses the wait.
             logger.warning("session %s: could not announce its media node", session_id)
 
+    def after_answer(self, session_id: str, call: MediaCall, side: Side) -> None:
+        """Start the recording and tell the call service, once the answer is on its way: ICE
+        and DTLS need not wait for these SQL round trips (under 15 set-ups at once they made
+        the answer wait hundreds of ms; bench.calls --at-once)."""
+        self._offered.setdefault(session_id, set()).add(side)
+        task = asyncio.ensure_future(self._after_answer(session_id, call, side))
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _after_answer(self, session_id: str, call: MediaCall, side: Side) -> None:
+        try:
+            await self.start_recording_if_consented(session_id, call, side)
+            if self.on_connected is not None:
+                await self.on_connected(session_id)
+        except Exception:
+            logger.exception("session %s: after answering the %s", session_id, side)
+
     async def start_recording_if_consented(
         self, session_id: str, call: MediaCall, side: Side
     ) -> None:
@@ -209,13 +228,19 @@ class MediaHub:
         offered.add(side)
         if session_id in self._recording or len(offered) < 2:
             return
-        session = await self.sessions.get(session_id)
-        record = await self.records.get(session.record_id)
-        if record.consent_at is None:
-            logger.warning("session %s: no recorded consent, not recording", session_id)
-            return
-        call.start_recording()
-        self._recording.add(session_id)
+        self._recording.add(session_id)  # claimed before the awaits: one offer starts it
+        try:
+            session = await self.sessions.get(session_id)
+            record = await self.records.get(session.record_id)
+            if record.consent_at is None:
+                logger.warning("session %s: no recorded consent, not recording", session_id)
+                self._recording.discard(session_id)
+                return
+            if self.calls.get(session_id) is call:  # not ended meanwhile
+                call.start_recording()
+        except BaseException:
+            self._recording.discard(session_id)
+            raise
 
     async def end(self, session_id: str) -> dict[str, Any] | None:
         """Close a call's media and store its recording and quality with the session."""
@@ -225,6 +250,8 @@ class MediaHub:
             self._offered.pop(session_id, None)
         if call is None:
             return None
+        for hook in self.on_end:
+            await hook(session_id)
         summary = (await call.close()).as_dict()
         self._count_ended(session_id, call, summary)
         quality: dict[str, dict[str, Any]] = summary["quality"]  # type: ignore[assignment]
@@ -371,9 +398,7 @@ class MediaNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         session_id, side = await self._who(sid)
         call = await self.hub.call_for(session_id)
         answer_sdp, answer_type = await call.accept_offer(side, offer.sdp, offer.type)
-        await self.hub.start_recording_if_consented(session_id, call, side)
-        if self.hub.on_connected is not None:
-            await self.hub.on_connected(session_id)
+        self.hub.after_answer(session_id, call, side)
         return {"sdp": answer_sdp, "type": answer_type}
 
     @answers("snapshot")
