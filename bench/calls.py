@@ -31,6 +31,7 @@ from bench.procs import (
     start_server,
     start_worker,
 )
+from bench.profile import start_profile
 from bench.report import environment, percentile, print_table, write_result
 from bench.server_timeline import read_server_timeline, server_timeline_rows
 from bench.signalling import create_officers
@@ -38,6 +39,7 @@ from bench.timeline import summarize_timeline, timeline_rows
 from bench.window import lost, measure_window
 
 CALLS_PER_WORKER = 5
+SETUP_PROFILE_S = 8
 CAPACITY_DELIVERED = 0.97
 CAPACITY_P95_MS = 300.0
 DIRECTIONS = ("participant_to_officer", "officer_to_participant")
@@ -53,6 +55,9 @@ class CallsConfig:
     workers: int
     decode_all: bool
     profile: bool = False  # py-spy the server over the window
+    at_once: bool = False  # every call prepared first, then all accepted together
+    profile_setup: bool = False  # py-spy the server over the set-up (from the go, --at-once)
+    codec: str = "VP8"  # the peers' video: VP8, or H264 only (libx264 constrained baseline)
 
 
 EXPERIMENTS = {"BENCH_NO_RECORDING": "norec", "BENCH_SERVER_MARKER_JITTER": "marker"}
@@ -66,6 +71,8 @@ def experiments() -> list[str]:
 def result_name(config: CallsConfig) -> str:
     """``calls-<pipeline>-n<N>``, suffixed for anything but the real server as it is."""
     suffix = "-media-only" if config.setup == "media-only" else ""
+    suffix += "-at-once" if config.at_once else ""
+    suffix += "-h264" if config.codec == "H264" else ""
     suffix += "".join(f"-{tag}" for tag in experiments())
     return f"calls-{config.pipeline}-n{config.calls}{suffix}"
 
@@ -94,10 +101,30 @@ async def start_workers(config: CallsConfig, server: ServerProcess) -> list[Work
     log = server.data_dir / "workers.log"
     tag = f"{config.pipeline}-{int(time.time())}"
     return [
-        await start_worker(config.setup, server.url, n, first, tag, config.decode_all, log)
+        await start_worker(
+            config.setup,
+            server.url,
+            n,
+            first,
+            tag,
+            config.decode_all,
+            log,
+            config.at_once,
+            config.codec,
+        )
         for n, first in zip(shares, firsts, strict=True)
         if n
     ]
+
+
+async def go_at_once(config: CallsConfig, workers: list[Worker], server: ServerProcess) -> None:
+    """``--at-once``: when every worker has prepared its calls, tell them all to accept."""
+    for w in workers:
+        await w.event("prepared", WORKER_READY_TIMEOUT_S)
+    if config.profile_setup:
+        await start_profile(server.proc.pid, SETUP_PROFILE_S, f"{result_name(config)}-setup")
+    for w in workers:
+        await w.send({"go": time.monotonic()})
 
 
 def summarize(
@@ -166,6 +193,8 @@ async def run_once(config: CallsConfig, out: Path | None = None) -> dict[str, An
         if config.setup == "signalling":
             await create_officers(server.data_dir, config.calls)
         workers = await start_workers(config, server)
+        if config.at_once:
+            await go_at_once(config, workers, server)
         ready = await wait_ready(workers)
         profile = f"profile-{config.pipeline}-n{config.calls}" if config.profile else None
         window = await measure_window(server, ready, config.seconds, profile)
@@ -223,7 +252,8 @@ async def stop_all(workers: list[Worker], server: ServerProcess) -> None:
 
 def print_summary(config: CallsConfig, s: dict[str, Any]) -> None:
     p2o, o2p = s["participant_to_officer"], s["officer_to_participant"]
-    print(f"calls benchmark: {config.pipeline}, {s['calls']} calls, {s['window_s']} s")
+    setup = f"{config.codec}, {'all at once' if config.at_once else 'staggered'} set-up"
+    print(f"calls benchmark: {config.pipeline}, {s['calls']} calls, {s['window_s']} s ({setup})")
     print_table(
         [
             ("server CPU-s per call-second", s["cpu_per_call_s"]),
@@ -333,6 +363,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--workers", type=int, default=0, help="client processes (0: auto)")
     parser.add_argument("--decode-all", action="store_true", help="decode every received frame")
     parser.add_argument("--profile", action="store_true", help="py-spy the server (raw stacks)")
+    parser.add_argument(
+        "--at-once",
+        action="store_true",
+        help="prepare every call first (register, log in), then all officers accept together",
+    )
+    parser.add_argument(
+        "--profile-setup", action="store_true", help="with --at-once: py-spy the set-up"
+    )
+    parser.add_argument(
+        "--codec", choices=("VP8", "H264"), default="VP8", help="the peers' video format"
+    )
     parser.add_argument("--find-capacity", action="store_true")
     parser.add_argument("--start", type=int, default=5, help="capacity search: first N")
     parser.add_argument("--step", type=int, default=5, help="capacity search: N increment")
@@ -351,6 +392,9 @@ def main(argv: list[str] | None = None) -> None:
         args.workers,
         args.decode_all,
         args.profile,
+        args.at_once,
+        args.profile_setup,
+        args.codec,
     )
     if args.find_capacity:
         pipelines = ("ours", "aiortc-relay") if args.pipeline == "both" else (args.pipeline,)

@@ -1,5 +1,6 @@
-"""Pre-encoded test media: a panning 640x480 picture with its frame index stamped in, as VP8,
-and a tone as Opus. Encoded once per process, then looped by the sending peers for free.
+"""Pre-encoded test media: a panning 640x480 picture with its frame index stamped in, as VP8
+or H.264 (libx264, constrained baseline, as Safari sends), and a tone as Opus. Encoded once per
+machine, then looped by the sending peers for free.
 
 The stamp is two rows of 16 blocks of 16x16 pixels in the top-left corner: row 0 holds the
 16 bits of the frame index (white = 1), row 1 the same bits inverted. Reading compares each
@@ -18,6 +19,9 @@ from pathlib import Path
 
 import av
 import numpy as np
+from aiortc import RTCRtpCodecParameters
+from aiortc.codecs import depayload
+from aiortc.codecs.h264 import H264Encoder
 from av.video.frame import PictureType
 
 WIDTH, HEIGHT = 640, 480
@@ -38,14 +42,17 @@ class VideoLoop:
 
     inter: tuple[bytes, ...]
     key: tuple[bytes, ...]
+    codec: str = "VP8"  # aiortc codec name: "VP8" or "H264"
 
     def __len__(self) -> int:
         return len(self.inter)
 
     def index_of(self) -> dict[bytes, int]:
-        """Encoded bytes -> frame index: what a passthrough receiver gets is byte-identical."""
-        table = {data: i for i, data in enumerate(self.key)}
-        table.update({data: i for i, data in enumerate(self.inter)})
+        """Encoded bytes -> frame index: what a passthrough receiver gets is byte-identical
+        (H.264: as aiortc's depayloader rebuilds an access unit, 4-byte start codes)."""
+        received = h264_as_received if self.codec == "H264" else bytes
+        table = {received(data): i for i, data in enumerate(self.key)}
+        table.update({received(data): i for i, data in enumerate(self.inter)})
         return table
 
 
@@ -114,18 +121,58 @@ def _encode_one(encoder: av.VideoCodecContext, grey: np.ndarray, pts: int, key: 
         frame.pict_type = PictureType.I
     packets = encoder.encode(frame)
     if len(packets) != 1:
-        raise RuntimeError(f"expected one VP8 packet per frame, got {len(packets)}")
+        raise RuntimeError(f"expected one video packet per frame, got {len(packets)}")
     return bytes(packets[0])
 
 
-def encode_video_loop(frames: int = 150, bitrate: int = VIDEO_BITRATE) -> VideoLoop:
+def _h264_encoder(bitrate: int, keyint: int) -> av.VideoCodecContext:
+    encoder = av.CodecContext.create("libx264", "w")
+    encoder.width, encoder.height = WIDTH, HEIGHT
+    encoder.pix_fmt = "yuv420p"
+    encoder.time_base = Fraction(1, FPS)
+    encoder.bit_rate = bitrate
+    # Constrained baseline (profile-level-id 42e0xx, what aiortc negotiates), no B-frames, no
+    # look-ahead: one access unit per frame; SPS/PPS with every keyframe. A keyframe of the
+    # other encoder can stand in for any frame: FFmpeg decodes the P-frames after it (checked).
+    encoder.options = {
+        "preset": "ultrafast",
+        "tune": "zerolatency",
+        "profile": "baseline",
+        "bframes": "0",
+        "keyint": str(keyint),
+        "min-keyint": str(keyint),
+        "scenecut": "0",
+        "repeat-headers": "1",
+    }
+    return encoder
+
+
+H264_CODEC = RTCRtpCodecParameters(mimeType="video/H264", clockRate=VIDEO_CLOCK, payloadType=102)
+
+
+def h264_as_received(data: bytes) -> bytes:
+    """An access unit as an aiortc receiver hands it on: packed (STAP-A/FU-A) as aiortc's
+    sender does, then depayloaded."""
+    packet = av.Packet(data)
+    packet.pts, packet.time_base = 0, Fraction(1, VIDEO_CLOCK)
+    payloads, _ = H264Encoder().pack(packet)
+    return b"".join(depayload(H264_CODEC, p) for p in payloads)
+
+
+def encode_video_loop(
+    frames: int = 150, bitrate: int = VIDEO_BITRATE, codec: str = "VP8"
+) -> VideoLoop:
     """Encode ``frames`` stamped pictures twice: as a sequence and as keyframes."""
     base = texture()
     pictures = [picture(base, i) for i in range(frames)]
-    inter_encoder, key_encoder = _vp8_encoder(bitrate), _vp8_encoder(bitrate * 3)
+    if codec == "H264":
+        inter_encoder = _h264_encoder(bitrate, keyint=100_000)
+        key_encoder = _h264_encoder(bitrate * 3, keyint=1)
+    else:
+        inter_encoder, key_encoder = _vp8_encoder(bitrate), _vp8_encoder(bitrate * 3)
     inter = tuple(_encode_one(inter_encoder, p, i, i == 0) for i, p in enumerate(pictures))
     key = tuple(_encode_one(key_encoder, p, i, True) for i, p in enumerate(pictures))
-    return VideoLoop(inter, key)
+    return VideoLoop(inter, key, codec)
 
 
 def encode_audio_loop(packets: int = 50, hz: float = 440.0) -> tuple[bytes, ...]:
@@ -146,7 +193,7 @@ def encode_audio_loop(packets: int = 50, hz: float = 440.0) -> tuple[bytes, ...]
 
 
 def decode_stamps(decoder: av.CodecContext, data: bytes) -> list[int | None]:
-    """Decode one VP8 frame; the stamps of the pictures that came out."""
+    """Decode one video frame; the stamps of the pictures that came out."""
     frames = decoder.decode(av.Packet(data))  # type: ignore[attr-defined]  # video context
     return [read_stamp(luma_of(f)) for f in frames]
 
@@ -155,18 +202,23 @@ def vp8_decoder() -> av.CodecContext:
     return av.CodecContext.create("vp8", "r")
 
 
+def video_decoder(codec: str) -> av.CodecContext:
+    return av.CodecContext.create("h264" if codec == "H264" else "vp8", "r")
+
+
 CACHE_DIR = Path(tempfile.gettempdir()) / "videocall-bench"
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: VideoLoop.codec
 
 
-def cached_media(frames: int = 150) -> tuple[VideoLoop, tuple[bytes, ...]]:
+def cached_media(frames: int = 150, codec: str = "VP8") -> tuple[VideoLoop, tuple[bytes, ...]]:
     """The encoded loops, encoded once per machine (encoding takes seconds, more when busy)."""
-    path = CACHE_DIR / f"media-v{CACHE_VERSION}-{frames}-{VIDEO_BITRATE}.pkl"
+    name = "" if codec == "VP8" else f"-{codec.lower()}"
+    path = CACHE_DIR / f"media-v{CACHE_VERSION}-{frames}-{VIDEO_BITRATE}{name}.pkl"
     if path.exists():
         with path.open("rb") as f:
             loaded: tuple[VideoLoop, tuple[bytes, ...]] = pickle.load(f)
         return loaded
-    media = (encode_video_loop(frames), encode_audio_loop())
+    media = (encode_video_loop(frames, codec=codec), encode_audio_loop())
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     partial = path.with_suffix(f".{os.getpid()}.tmp")
     with partial.open("wb") as f:

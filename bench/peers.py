@@ -18,12 +18,19 @@ from fractions import Fraction
 from typing import Any
 
 import av
-from aiortc import RTCPeerConnection, RTCRtpReceiver
+from aiortc import RTCPeerConnection, RTCRtpReceiver, RTCRtpSender
 from aiortc.mediastreams import MediaStreamError, MediaStreamTrack
 
 from bench.jitter import use_marker_jitter_buffer
-from bench.media import AUDIO_FRAME, AUDIO_RATE, FPS, VIDEO_CLOCK, VideoLoop, decode_stamps
-from bench.media import vp8_decoder as new_decoder
+from bench.media import (
+    AUDIO_FRAME,
+    AUDIO_RATE,
+    FPS,
+    VIDEO_CLOCK,
+    VideoLoop,
+    decode_stamps,
+    video_decoder,
+)
 from media.rtc_forward import EncodedFrame, hook_keyframe_requests, install_tap
 
 RESYNC_AFTER_S = 0.2  # a sender this late skips ahead instead of bursting to catch up
@@ -72,6 +79,10 @@ class LoopVideoTrack(_PacedTrack):
         self._frames = loop
         self._key_wanted = False
         self.keyframes_sent = 0
+
+    @property
+    def codec(self) -> str:
+        return self._frames.codec
 
     def request_keyframe(self) -> None:
         self._key_wanted = True
@@ -137,7 +148,7 @@ class VideoReceiver:
         self.arrivals = VideoArrivals()
         self._by_bytes = by_bytes
         self._decode_all = decode_all
-        self._decoder = new_decoder()
+        self._decoder = video_decoder(sender.codec)
 
     def __call__(self, frame: EncodedFrame) -> None:
         now = time.monotonic()
@@ -216,6 +227,10 @@ def make_peer(
     pc = RTCPeerConnection()
     peer = Peer(name, pc, LoopVideoTrack(loop), LoopAudioTrack(audio))
     video = pc.addTransceiver(peer.video, direction="sendrecv")
+    if loop.codec != "VP8":  # offer that format only, as Safari may
+        mime = f"video/{loop.codec}"
+        caps = RTCRtpSender.getCapabilities("video").codecs
+        video.setCodecPreferences([c for c in caps if c.mimeType in (mime, "video/rtx")])
     pc.addTransceiver(peer.audio, direction="sendrecv")
     hook_keyframe_requests(video.sender, peer.video.request_keyframe)
     watch_states(peer)

@@ -205,10 +205,20 @@ class Worker:
 
 
 async def start_worker(
-    setup: str, url: str, calls: int, first: int, tag: str, decode_all: bool, log: Path
+    setup: str,
+    url: str,
+    calls: int,
+    first: int,
+    tag: str,
+    decode_all: bool,
+    log: Path,
+    at_once: bool = False,
+    codec: str = "VP8",
 ) -> Worker:
     args = ["--setup", setup, "--url", url, "--calls", str(calls), "--first", str(first)]
     args += ["--tag", tag] + (["--decode-all"] if decode_all else [])
+    args += ["--at-once"] if at_once else []
+    args += ["--codec", codec]
     return Worker(await start_python(["-m", "bench.worker", *args], log))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -25,9 +26,18 @@ class SetupTimes:
     marks: dict[str, float] = field(default_factory=dict)
 
 
+# Awaited by a call once it is prepared (registered, logged in, sockets open), just before the
+# accept: ``--at-once`` makes every call of a run wait there, then all accept together.
+Gate = Callable[[], Awaitable[None]]
+
+
 class CallSetup(Protocol):
     async def connect(
-        self, call_id: str, participant: RTCPeerConnection, officer: RTCPeerConnection
+        self,
+        call_id: str,
+        participant: RTCPeerConnection,
+        officer: RTCPeerConnection,
+        gate: Gate | None = None,
     ) -> SetupTimes:
         """Pair, negotiate both sides, start recording."""
 
@@ -62,8 +72,14 @@ class MediaOnlySetup:
         await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], answer["type"]))
 
     async def connect(
-        self, call_id: str, participant: RTCPeerConnection, officer: RTCPeerConnection
+        self,
+        call_id: str,
+        participant: RTCPeerConnection,
+        officer: RTCPeerConnection,
+        gate: Gate | None = None,
     ) -> SetupTimes:
+        if gate is not None:
+            await gate()
         accept_at = time.monotonic()  # both sides learn of the pairing now, then offer
         await self._negotiate(call_id, "participant", participant)
         await self._negotiate(call_id, "officer", officer)

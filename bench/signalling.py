@@ -26,7 +26,7 @@ import socketio
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from PIL import Image
 
-from bench.setup import SetupTimes, local_offer
+from bench.setup import Gate, SetupTimes, local_offer
 
 OFFICER_PASSWORD = "Bench-Petugas-2026!"
 DOCUMENT_KINDS = ("ktp", "selfie_with_ktp", "face")
@@ -137,7 +137,11 @@ class SignallingSetup:
         await client.connect(self._url, namespaces=[namespace], transports=["websocket"], **kwargs)
 
     async def connect(
-        self, call_id: str, participant: RTCPeerConnection, officer: RTCPeerConnection
+        self,
+        call_id: str,
+        participant: RTCPeerConnection,
+        officer: RTCPeerConnection,
+        gate: Gate | None = None,
     ) -> SetupTimes:
         n = int(call_id.rsplit("-", 1)[1])
         sockets = self._sockets[call_id] = Sockets()
@@ -150,6 +154,8 @@ class SignallingSetup:
         await self.connect_socket(p_sio, "/participant", auth={"token": token})
         await self.connect_socket(o_sio, "/officer", headers={"Cookie": cookie})
         await ack(o_sio, "set_presence", {"presence": "available"}, "/officer")
+        if gate is not None:
+            await gate()
         async with self._lock:
             await ack(p_sio, "join_queue", {}, "/participant")
             accept_at = time.monotonic()

@@ -24,7 +24,7 @@ from typing import Any
 
 from bench.media import cached_media
 from bench.peers import Peer, VideoReceiver, make_peer
-from bench.setup import CallSetup, setup_for
+from bench.setup import CallSetup, Gate, setup_for
 from bench.timeline import call_timeline
 from media.rtc_forward import allow_loopback_candidates
 
@@ -52,8 +52,14 @@ def _receiver(peers: dict[str, Peer], sender: str, decode_all: bool, table: Any)
     return lambda: VideoReceiver(peers[sender].video, table, decode_all)
 
 
-async def start_call(call_id: str, setup: CallSetup, decode_all: bool) -> RunningCall:
-    loop, audio = cached_media()
+async def start_call(
+    call_id: str,
+    setup: CallSetup,
+    decode_all: bool,
+    gate: Gate | None = None,
+    codec: str = "VP8",
+) -> RunningCall:
+    loop, audio = cached_media(codec=codec)
     table = loop.index_of()
     peers: dict[str, Peer] = {}
     peers["participant"] = make_peer(
@@ -62,7 +68,7 @@ async def start_call(call_id: str, setup: CallSetup, decode_all: bool) -> Runnin
     peers["officer"] = make_peer(
         "officer", loop, audio, _receiver(peers, "participant", decode_all, table)
     )
-    times = await setup.connect(call_id, peers["participant"].pc, peers["officer"].pc)
+    times = await setup.connect(call_id, peers["participant"].pc, peers["officer"].pc, gate)
     call = RunningCall(
         call_id, peers["participant"], peers["officer"], times.accept_at, times.told_ms
     )
@@ -85,12 +91,47 @@ async def wait_first_frames(call: RunningCall) -> None:
     logging.warning("call %s: no video both ways after %.0f s", call.call_id, FIRST_FRAME_TIMEOUT_S)
 
 
-async def start_calls(ids: list[str], setup: CallSetup, decode_all: bool) -> list[RunningCall]:
-    gate = asyncio.Semaphore(SETUP_CONCURRENCY)
+class AtOnce:
+    """The gate of ``--at-once``: once every call of this worker is prepared, say so to the
+    driver and wait for its ``{"go": ..}`` (sent when every worker is prepared)."""
+
+    def __init__(self, calls: int) -> None:
+        self._waiting = calls
+        self._go = asyncio.Event()
+
+    async def __call__(self) -> None:
+        self._waiting -= 1
+        if self._waiting == 0:
+            emit({"event": "prepared"})
+            json.loads(await read_line())
+            self._go.set()
+        await self._go.wait()
+
+
+async def start_calls(
+    ids: list[str], setup: CallSetup, decode_all: bool, at_once: bool = False, codec: str = "VP8"
+) -> list[RunningCall]:
+    """Up to ``SETUP_CONCURRENCY`` calls prepare at a time; without ``at_once`` each goes on
+    to its accept and media as soon as it is prepared, with it they all accept together."""
+    limit = asyncio.Semaphore(SETUP_CONCURRENCY)
+    barrier = AtOnce(len(ids)) if at_once else None
 
     async def one(call_id: str) -> RunningCall:
-        async with gate:
-            return await start_call(call_id, setup, decode_all)
+        await limit.acquire()
+        held = True
+
+        async def gate() -> None:
+            nonlocal held
+            held = False
+            limit.release()
+            assert barrier is not None
+            await barrier()
+
+        try:
+            return await start_call(call_id, setup, decode_all, gate if at_once else None, codec)
+        finally:
+            if held:
+                limit.release()
 
     return list(await asyncio.gather(*(one(i) for i in ids)))
 
@@ -147,10 +188,10 @@ def emit(event: dict[str, Any]) -> None:
 
 async def run(args: argparse.Namespace) -> None:
     allow_loopback_candidates(True)
-    cached_media()  # encode (or load) before any call starts
+    cached_media(codec=args.codec)  # encode (or load) before any call starts
     setup: CallSetup = setup_for(args.setup, args.url)
     ids = [f"bench-{args.tag}-{n:03d}" for n in range(args.first, args.first + args.calls)]
-    calls = await start_calls(ids, setup, args.decode_all)
+    calls = await start_calls(ids, setup, args.decode_all, args.at_once, args.codec)
     emit({"event": "ready", "calls": len(calls)})
     t0 = json.loads(await read_line())["t0"]
     cpu_before = cpu_seconds()
@@ -172,6 +213,8 @@ def main() -> None:
     parser.add_argument("--first", type=int, default=0)
     parser.add_argument("--tag", default="run")
     parser.add_argument("--decode-all", action="store_true")
+    parser.add_argument("--at-once", action="store_true", help="accept on the driver's go")
+    parser.add_argument("--codec", choices=("VP8", "H264"), default="VP8")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
     asyncio.run(run(args))
