@@ -327,7 +327,14 @@ def test_join_at_the_booked_time_ahead_of_a_walk_in(
     booked.locator("#booking-later-open").click()
     expect(booked.locator("#booking-days .day").first).to_be_visible(timeout=15000)
     expect(booked.locator("#booking-zone-help")).to_have_text("Semua jam ditampilkan dalam WIB.")
-    start = choose_slot(booked, 0, 0)
+    # The first slot at least a minute away (one starting in seconds may be past when booked).
+    starts = booked.locator("#booking-slots .slot").evaluate_all(
+        "slots => slots.map(s => s.dataset.start)"
+    )
+    soon = next(
+        i for i, s in enumerate(starts) if utc(s) - datetime.now(UTC) >= timedelta(minutes=1)
+    )
+    start = choose_slot(booked, 0, soon)
     assert utc(start) - datetime.now(UTC) <= timedelta(minutes=16), start
     booked.locator("#booking-submit").click()
     expect(booked.locator("#booking-join")).to_be_visible(timeout=15000)

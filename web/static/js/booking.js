@@ -138,9 +138,12 @@ function shown() {
 }
 
 function render() {
-  const visible = shown();
-  $("booking").hidden = !visible;
   const why = offer();
+  const missed = !state.mine && Boolean(state.last) && state.last.status === "missed";
+  // In the queue without an offer, a booking or a missed one there is nothing to say here.
+  const content = state.step === "precheck" || state.mine || state.open || missed || why;
+  const visible = shown() && Boolean(content);
+  $("booking").hidden = !visible;
   $("step-queue").dataset.bookingOffer = why || "none";
   $("booking-offer").hidden = !why || Boolean(state.mine);
   if (why) {
@@ -160,14 +163,13 @@ function render() {
   if (!visible) return;
   renderMine();
   renderPicker();
-  const lastMissed = !state.mine && state.last && state.last.status === "missed";
-  $("booking-missed").hidden = !lastMissed;
-  if (lastMissed) {
+  $("booking-missed").hidden = !missed;
+  if (missed) {
     $("booking-missed").textContent = t("booking.missed", {
       when: `${picker.dayName(state.last.local_date)}, ${state.last.local_start} ${state.last.zone_label}`,
     });
   }
-  $("booking-later").hidden = Boolean(state.mine) || state.open || Boolean(why);
+  $("booking-later").hidden = Boolean(state.mine) || state.open || (state.step !== "precheck" && !missed);
 }
 
 function renderMine() {
