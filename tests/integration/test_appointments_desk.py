@@ -204,6 +204,7 @@ async def test_booked_participants_go_ahead_of_walk_ins(desk: Client, clock: Set
         for person in (early, on_time, walk_1):  # walk_1 was served early: attended too
             latest = await store.latest(person.record_id)
             assert latest is not None and latest.status is Status.ATTENDED
+            assert "appointment_attended" in await history_actions(client, person.record_id)
         clock.advance(5 * 3600)
         await tick(client)  # attended bookings are not no-shows
         assert [t for t, _ in await events(client)] == ["appointment.booked"] * 3

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from videocall.adapters import db
 from videocall.adapters.sql_records import Database
 from videocall.app.appointment_ports import UpcomingRow
-from videocall.appointments import Appointment, Status, WeeklyPlan
+from videocall.appointments import Appointment, Status, WeeklyPlan, iso_z
 from videocall.errors import Conflict, NotFound
 from videocall.records import DomainEvent
 
@@ -254,7 +254,13 @@ class SqlAppointments:
                 .where(A.c.id == appointment_id, A.c.status == Status.BOOKED.value)
                 .values(status=Status.ATTENDED.value, live_record=None, updated_at=now)
             )
-        return bool(changed.rowcount == 1)
+            if changed.rowcount != 1:
+                return False
+            row = (await conn.execute(sa.select(A).where(A.c.id == appointment_id))).one()
+            await _note(
+                conn, row.record_id, "appointment_attended", "system", now, row.id, row.start_at
+            )
+        return True
 
     async def remind(self, appointment_id: str, kind: str, event: DomainEvent) -> bool:
         async with self.db.begin() as conn:
@@ -284,22 +290,45 @@ async def _write_event(conn: AsyncConnection, event: DomainEvent) -> None:
     )
 
 
-async def _note_and_event(
-    conn: AsyncConnection, event: DomainEvent, action: str, actor: str
+async def _note(
+    conn: AsyncConnection,
+    record_id: str,
+    action: str,
+    actor: str,
+    now: datetime,
+    appointment_id: str,
+    start: datetime | str,
 ) -> None:
-    """The record's history note (its state unchanged) and the outbox event."""
-    state = await conn.scalar(
-        sa.select(db.records.c.state).where(db.records.c.id == event.record_id)
-    )
+    """A history note on the record (its state unchanged)."""
+    state = await conn.scalar(sa.select(db.records.c.state).where(db.records.c.id == record_id))
     await conn.execute(
         db.record_history.insert().values(
-            record_id=event.record_id,
-            at=event.occurred_at,
+            record_id=record_id,
+            at=now,
             actor=actor,
             action=action,
             from_state=state,
             to_state=state,
-            detail={"appointment_id": event.data["appointment_id"], "start": event.data["start"]},
+            detail={
+                "appointment_id": appointment_id,
+                "start": start if isinstance(start, str) else iso_z(start),
+            },
         )
+    )
+
+
+async def _note_and_event(
+    conn: AsyncConnection, event: DomainEvent, action: str, actor: str
+) -> None:
+    """The record's history note and the outbox event."""
+    data = event.data
+    await _note(
+        conn,
+        event.record_id,
+        action,
+        actor,
+        event.occurred_at,
+        data["appointment_id"],
+        data["start"],
     )
     await _write_event(conn, event)
