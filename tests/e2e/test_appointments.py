@@ -27,9 +27,9 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.e2e import journey, patient
-from tests.e2e.conftest import SUPERVISOR, Server, Shots, photo_jpeg, run_server
+from tests.e2e.conftest import OFFICER, SUPERVISOR, Server, Shots, photo_jpeg, run_server
 from tests.e2e.test_phone_layout import phone_page
-from tests.e2e.test_resume import available_officer, reject_and_close
+from tests.e2e.test_resume import reject_and_close
 from tests.e2e.test_staff_pages import log_in, staff_page
 from tests.support import make_nik
 from videocall.hours import DAY_NAMES
@@ -103,6 +103,19 @@ def ready(server: Server, nik: str, name: str) -> str:
         patient.api(server.url, "PUT", f"/api/me/documents/{kind}", photo, token)
     patient.api(server.url, "POST", "/api/me/consent", None, token)
     return token
+
+
+def available_officer(browser: Any, server: Server, waiting: int) -> Page:
+    """An officer on the desk, available. Unlike test_resume's helper, it waits for the desk's
+    first answer (the queue count) before choosing "available": an answer to the page's own
+    "away" on connect that arrives after the click would undo it."""
+    officer = staff_page(browser, server)
+    officer.goto("/officer")
+    log_in(officer, *OFFICER)
+    expect(officer.locator("#desk-count")).to_have_text(str(waiting), timeout=15000)
+    officer.locator("#presence-available").check()
+    expect(officer.locator("#presence-state")).to_have_attribute("data-presence", "available")
+    return officer
 
 
 def nik(province: str) -> str:
