@@ -87,6 +87,9 @@ async def export_me(request: web.Request) -> web.StreamResponse:
         "exported_at": now.isoformat(),
         "record": record_out(record, docs),
         "deletion_requests": [r.public(now) for r in requests],
+        "appointments": await app[keys.APPOINTMENTS].of_record(record_id)
+        if keys.APPOINTMENTS in app
+        else [],
     }
     photos = [(photo_name(d), str(app[keys.BLOBS].path_for(d.sha256))) for d in docs]
     members = [("data.json", json.dumps(data, ensure_ascii=False, indent=1).encode())]

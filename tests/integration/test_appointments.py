@@ -7,6 +7,9 @@ The test clock starts on Tuesday 24 November 2026, 03:00 UTC (10:00 WIB)."""
 from __future__ import annotations
 
 import asyncio
+import io
+import json
+import zipfile
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
@@ -172,6 +175,16 @@ async def test_plan_slots_book_cancel_rebook(app_factory: Factory) -> None:
         "appointment_booked",
         "appointment_cancelled",
         "appointment_booked",
+    ]
+
+    # The participant's data export lists every booking, as the participant sees them.
+    resp = await client.get("/api/me/export", headers=a.auth)
+    assert resp.status == 200, await resp.text()
+    with zipfile.ZipFile(io.BytesIO(await resp.read())) as bundle:
+        exported = json.loads(bundle.read("data.json"))["appointments"]
+    assert [(x["id"], x["status"], x["local_start"]) for x in exported] == [
+        (made["id"], "cancelled", "09:00"),
+        (again["id"], "booked", "10:00"),
     ]
 
 

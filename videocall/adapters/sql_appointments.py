@@ -148,6 +148,16 @@ class SqlAppointments:
             row = (await conn.execute(query)).first()
         return _appointment(row) if row is not None else None
 
+    async def of_record(self, record_id: str) -> list[Appointment]:
+        query = (
+            sa.select(A)
+            .where(A.c.record_id == record_id)
+            .order_by(A.c.booked_at, A.c.start_at, A.c.id)
+        )
+        async with self.db.connect() as conn:
+            rows = (await conn.execute(query)).all()
+        return [_appointment(row) for row in rows]
+
     async def upcoming(self, since: datetime, limit: int) -> list[UpcomingRow]:
         query = (
             sa.select(A, db.records.c.full_name)

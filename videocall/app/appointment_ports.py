@@ -44,6 +44,9 @@ class AppointmentStore(Protocol):
     async def latest(self, record_id: str) -> Appointment | None:
         """The record's most recently booked appointment, whatever its status."""
 
+    async def of_record(self, record_id: str) -> list[Appointment]:
+        """Every appointment the record ever booked, oldest first (the data export)."""
+
     async def release(
         self,
         appointment: Appointment,

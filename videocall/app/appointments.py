@@ -140,6 +140,12 @@ class AppointmentService:
         )
         return {"appointment": latest.public(now, self.rules, zone) if shown else None}
 
+    async def of_record(self, record_id: str) -> list[dict[str, Any]]:
+        """Every appointment of the record, as the participant sees it (their data export)."""
+        zone = await self._zone(record_id, None)
+        now = self.now()
+        return [a.public(now, self.rules, zone) for a in await self.store.of_record(record_id)]
+
     async def book(self, record_id: str, start_raw: str, zone_raw: str | None) -> dict[str, Any]:
         record = await self.records.get(record_id)
         zone = parse_zone(zone_raw, zone_for_nik(record.nik))
