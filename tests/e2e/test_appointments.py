@@ -298,10 +298,18 @@ def test_book_from_the_closed_desk_on_a_phone(
     expect(page.locator("#booking-offer")).to_be_hidden()
     shots(page, "reloaded", full_page=True)
 
+    # Another zone may be chosen (from Makassar, living in Jakarta): slots and booking follow.
+    page.locator("#booking-rebook").click()
+    page.locator("#booking-zone").select_option("Asia/Jakarta")
+    expect(page.locator("#booking-slots .slot").first).to_have_text("08:00–08:15 WIB")
+    page.locator("#booking-close").click()
+    expect(page.locator("#booking-time")).to_have_text("08:30–08:45 WIB")
+    expect(page.locator("#booking-zone-name")).to_contain_text("(Asia/Jakarta)")
+
     # English is one click away; the zone stays named.
     page.locator("#lang-toggle").click()
     expect(page.locator("#booking-mine-title")).to_have_text("Your appointment")
-    expect(page.locator("#booking-zone-name")).to_contain_text("Central Indonesia Time")
+    expect(page.locator("#booking-zone-name")).to_contain_text("Western Indonesia Time")
     fits_width(page, ["#booking-mine .actions > *"])
     page.context.close()
     assert not [e for e in errors if "socket.io" not in e], errors
@@ -372,7 +380,7 @@ def test_join_at_the_booked_time_ahead_of_a_walk_in(
     expect(slot_row.locator("td").nth(1)).to_have_text("1")  # booked
     expect(slot_row.locator("td").nth(2)).to_have_text("2")  # capacity
     expect(slot_row.locator("td").nth(0)).to_have_text(f"{local} WIB")
-    supervisor.locator("#capacity-panel").scroll_into_view_if_needed()
+    supervisor.locator("#h-capacity").evaluate("e => e.scrollIntoView()")
     shots(supervisor, "capacity", full_page=False)
 
     # Joining at the booked time: ahead of the walk-in who waited first.
