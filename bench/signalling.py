@@ -31,6 +31,7 @@ from bench.setup import Gate, SetupTimes, local_offer
 OFFICER_PASSWORD = "Bench-Petugas-2026!"
 DOCUMENT_KINDS = ("ktp", "selfie_with_ktp", "face")
 ACK_TIMEOUT_S = 30.0
+CONNECT_TIMEOUT_S = 30.0
 _serial = itertools.count(1)
 
 
@@ -134,7 +135,15 @@ class SignallingSetup:
     async def connect_socket(
         self, client: socketio.AsyncClient, namespace: str, **kwargs: Any
     ) -> None:
-        await client.connect(self._url, namespaces=[namespace], transports=["websocket"], **kwargs)
+        # wait_timeout: python-socketio gives a namespace 1 s to connect by default; on a loaded
+        # machine that failed whole workers (``Unexpected connection error``).
+        await client.connect(
+            self._url,
+            namespaces=[namespace],
+            transports=["websocket"],
+            wait_timeout=CONNECT_TIMEOUT_S,
+            **kwargs,
+        )
 
     async def connect(
         self,
