@@ -210,6 +210,7 @@ def test_book_from_the_closed_desk_on_a_phone(
     expect(page.locator("#step-precheck")).to_be_visible()
     expect(page.locator("#booking-later")).to_be_visible()
     expect(page.locator("#booking-later-open")).to_have_text("Buat janji temu")
+    shots(page, "precheck-later", full_page=True)
     journey.pass_precheck(page)
     page.locator("#precheck-next").click()
 
