@@ -20,8 +20,9 @@ from bench.docs import (
     told_section,
     write_doc,
 )
+from bench.docs_extra import LOOP_LAG, long_run_section, setup_section, targets_section
 from bench.notes import NOTES
-from bench.plots import plot_calls
+from bench.plots import plot_calls, plot_setup_timeline
 from bench.report import read_result
 
 SWEEP = {"ours": (1, 3, 6), "aiortc-relay": (1, 2)}
@@ -62,6 +63,40 @@ def stored(name: str) -> dict[str, Any]:
     return result
 
 
+# Runs outside the sweep (their commands are in docs/benchmarks.md, "How it measures"): read
+# when present. Label -> result file.
+SPEED_RUNS = {
+    "18 calls (VP8)": "calls-ours-n18",
+    "15 calls set up at once (VP8)": "calls-ours-n15-at-once",
+    "6 calls VP8": "calls-ours-n6-vp8",
+    "6 calls H.264": "calls-ours-n6-h264",
+}
+AT_ONCE = "calls-ours-n15-at-once"
+CHROMIUM = "chromium-setup"
+LONG_RUN = "calls-ours-n6-long"
+
+
+def extra_sections() -> list[str]:
+    """The speed targets, the long run, the set-up timeline (with its plot), the loop lag."""
+    at_once, chromium = read_result(AT_ONCE), read_result(CHROMIUM)
+    plot = None
+    if at_once is not None or chromium is not None:
+        s = at_once["result"] if at_once else {}
+        path = plot_setup_timeline(
+            s.get("timeline"),
+            s.get("server_timeline"),
+            chromium["result"] if chromium else None,
+            f"{s.get('calls', '?')} calls set up at once",
+        )
+        plot = f"img/{path.name}" if path is not None else None
+    return [
+        targets_section({label: read_result(name) for label, name in SPEED_RUNS.items()}),
+        setup_section(at_once, chromium, plot),
+        long_run_section(read_result(LONG_RUN)),
+        LOOP_LAG,
+    ]
+
+
 def docs_only(setup: str) -> None:
     """Re-render docs/benchmarks.md and the plots from the stored results."""
     queues = {b: stored(f"queue-{b}") for b in ("memory", "redis")}
@@ -77,6 +112,7 @@ def docs_only(setup: str) -> None:
     sections.append(calls_section(runs, setup))
     capacity = {p: r for p in SWEEP if (r := read_result(f"capacity-{p}")) is not None}
     sections.append(capacity_section(capacity))
+    sections += extra_sections()
     print(f"wrote {write_doc(sections, NOTES)}")
 
 
@@ -105,6 +141,7 @@ def main(argv: list[str] | None = None) -> None:
         sections.append(calls_section(runs, setup))
     capacity = {p: r for p in SWEEP if (r := read_result(f"capacity-{p}")) is not None}
     sections.append(capacity_section(capacity))
+    sections += extra_sections()
     print(f"wrote {write_doc(sections, NOTES)}")
 
 

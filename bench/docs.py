@@ -43,6 +43,59 @@ runs on it: each result file records the load average before the run.
   In the call benchmark the same figure is measured with an empty queue (in-process store).
 - `--find-capacity` raises N by `--step` until a direction delivers < 97 % of the video frames
   or its p95 latency passes 300 ms, and reports the largest N that held.
+- **Set-up timeline** (printed by every `bench.calls` run, per call in `raw_calls[].timeline`,
+  summary in `result.timeline`; `bench/timeline.py`): client-side `time.monotonic()` readings in
+  the worker that holds both peers, in ms since the officer's `accept_next` was sent:
+  `accept_ack` (officer's ack), `both_told` (ack and the participant's `paired`; 0 when
+  `paired` came first), `offers_gathered` (both peers connected `/media` and gathered
+  candidates), `offers_answered` (both applied the server's answer), `ice_checking`,
+  `ice_connected` (aiortc's `completed`), `dtls_connected` (connection state `connected`), then
+  the participant's video at the officer: `first_rtp`, `first_keyframe`, `first_frame`
+  (decoded). "Both peers" steps count when the later peer got there. Each row shows p50/p95
+  since the accept and of the step itself (time since the previous step); the step with the
+  largest p95 is marked `<- slowest`. `--setup media-only` has no signalling steps.
+- **The server's set-up timeline** (`videocall_call_setup_seconds{step}` on `/metrics`, every
+  call in production too; `videocall/app/setup_timeline.py`, `media/setup_watch.py`): seconds
+  from the accept (the call service pairing the call) to `accept_ack`, `both_told`,
+  `offers_received` (both SDP offers reached the call), `ice_checking`, `ice_connected`,
+  `dtls_connected` (both server peer connections), `first_rtp`, `first_keyframe` (the
+  participant's video at the server) and `first_frame_forwarded` (its first frame taken by the
+  officer's sender). `bench.calls` (signalling set-up) reads `/metrics` at the end of the run
+  and prints count, mean, p50/p95 (interpolated in the buckets) and each step's mean duration
+  (difference of consecutive means; negative when a step usually comes before the previous
+  one, as the participant's RTP often precedes the officer's DTLS); `bench/server_timeline.py`.
+- **All at once** (`--at-once`): every call is prepared first (participant registered with
+  photos and consent, officer logged in, sockets open, available), then the driver tells all
+  workers to go and every officer accepts at once (accepts pass one at a time through the
+  benchmark's pairing lock, ~20-50 ms each, so the last of 15 accepts ~0.5 s after the first;
+  each call's timeline starts at its own accept). Without it calls are set up 3 at a time per
+  worker as they get ready. `--profile-setup` runs py-spy over the set-up.
+- **H.264** (`--codec H264`): both peers offer H.264 only (`setCodecPreferences`, as a Safari
+  or iOS web view may) and send a pre-encoded libx264 loop (constrained baseline, `ultrafast`
+  / `zerolatency`, no B-frames, SPS/PPS with each keyframe; a PLI is answered with an IDR
+  version of the next picture from a second all-IDR encoder, which FFmpeg decodes the
+  following P-frames from). The server forwards it unchanged, records it to Matroska and
+  decodes it for the analysis.
+- **Chromium** (`python -m bench.chromium_setup --calls 20`): the real server and pages in
+  Debian Chromium with its fake camera, one call after another, one officer account per call.
+  Both pages note on one clock (`performance.timeOrigin + performance.now()`) the officer's
+  click on "Terima berikutnya" and the first video frame presented (`requestVideoFrameCallback`)
+  on `#o-remote-video` (the participant, at the officer) and `#remote-video` (the officer, at
+  the participant), and their own steps (camera, peer connection, ICE gathering, offer, answer,
+  ICE, DTLS) by wrapping `getUserMedia` and `RTCPeerConnection` before the page's scripts.
+- **Teardown and long runs.** Server and client workers run in their own process groups; the
+  server (and the processes it started) is stopped whatever happened (Ctrl-C and SIGTERM of
+  the driver included; not its SIGKILL), a worker that exited
+  early is listed as `WORKER LOST` and the others' results are still printed (the CPU per
+  call-second then counts only the reported calls; files are kept for inspection). The
+  server's RSS is read from outside: idle (before any client) and every 30 s of the window.
+  Long run (not part of `make bench`, ~8 minutes):
+  `python -m bench.calls --calls 6 --seconds 420 --out bench/results/calls-ours-n6-long.json`.
+  Trial runs that should not replace `bench/results/`: add `--out /tmp/calls.json`. Teardown
+  check: `pytest -q tests/integration/test_bench_teardown.py`, or by hand: start
+  `python -m bench.calls --calls 4 --workers 2 --seconds 50 --out /tmp/kill.json`, `kill -9`
+  one `bench.worker` child of it during the window; the run prints the other worker's calls
+  and `WORKER LOST`, and no `server.py` of it is left.
 """
 
 
