@@ -34,7 +34,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -63,8 +63,10 @@ from media.codecs import (
     answered_video,
     describe,
     mismatch,
+    only_format,
     parse_offer,
     preferred_codecs,
+    reoffer_format,
     same_format,
 )
 from media.rtc_forward import (
@@ -112,6 +114,8 @@ class _Leg:
     video: RTCRtpCodecParameters | None = None  # the negotiated video format
     stats: StatsSampler = field(default_factory=StatsSampler)
     receiving: bool = False
+    kinds: list[str] = field(default_factory=list)  # the media kinds negotiated
+    offered: list[RTCRtpCodecParameters] = field(default_factory=list)  # video its browser offered
 
 
 class MediaCall:
@@ -141,6 +145,11 @@ class MediaCall:
         self._legs: dict[Side, _Leg] = {}
         self._generation = 0
         self._in_flight: set[Side] = set()
+        # A server-initiated re-offer (late participant format): the signalling layer sends
+        # ``on_reoffer(side, sdp)`` to that side; its answer comes back through ``accept_answer``.
+        self.on_reoffer: Callable[[Side, str], None] | None = None
+        self._offering: dict[Side, _Leg] = {}  # legs whose server offer awaits the answer
+        self._tasks: set[asyncio.Task[None]] = set()
         self._pli = {
             (s, k): KeyframeRequester(
                 session_id, self._clock.monotonic, settings.pli_min_interval_s
@@ -179,14 +188,19 @@ class MediaCall:
         if side in self._in_flight:
             raise Conflict("an offer is already being answered", code="offer_in_flight")
         self._in_flight.add(side)
+        self._offering.pop(side, None)  # a browser's own offer replaces a pending re-offer
         self._setup.offer(side)
         try:
             offer = parse_offer(sdp)
             if side == "officer" and offer.video and "participant" not in self._legs:
                 await self._wait_for_participant_video()
             follow = self._video_format(other(side))
+            switch = None  # the officer's leg is offered again in the late participant's format
             if follow is not None and offer.video:
                 if not any(same_format(follow, c) for c in offer.video):
+                    switch = self._switchable(side, offer.video)
+                    follow = switch or follow
+                if switch is None and not any(same_format(follow, c) for c in offer.video):
                     at = self._clock.monotonic() - self._started
                     event, error = mismatch(side, follow, offer.video, at)
                     logger.info("session %s: %s", self.session_id, error.message)
@@ -194,12 +208,85 @@ class MediaCall:
                     raise error
             await self._drop_leg(side)
             leg = self._new_leg(side, offer.kinds, follow)
+            leg.offered = offer.video
             await self._negotiate(leg, sdp)
+            if switch is not None:
+                await self._reoffer(other(side), switch)
             await self._rotate_segment_if_recording()
             assert leg.pc.localDescription is not None
             return leg.pc.localDescription.sdp, "answer"
         finally:
             self._in_flight.discard(side)
+
+    async def accept_answer(self, side: Side, sdp: str, type_: str) -> None:
+        """A side's answer to the server's re-offer (``on_reoffer``). Raises
+        ``video_codec_mismatch`` (both sides told) when it does not take the other side's
+        format, ``no_offer_pending`` when no re-offer waits (replaced by the side's own offer)."""
+        if type_ != "answer":
+            raise ValidationError("expected an SDP answer", code="bad_sdp", field="type")
+        leg = self._offering.pop(side, None)
+        if leg is None or self._legs.get(side) is not leg:
+            raise Conflict("no offer of the server awaits an answer", code="no_offer_pending")
+        follow = self._video_format(other(side))
+        try:
+            await leg.pc.setRemoteDescription(RTCSessionDescription(sdp=sdp, type="answer"))
+            self._note_codecs(leg, sdp)
+        except Exception as exc:  # aiortc: no common codec left (a rejected video m-line)
+            logger.info("session %s: %s answer rejected: %r", self.session_id, side, exc)
+            leg.video = None
+        if follow is not None and (leg.video is None or not same_format(follow, leg.video)):
+            await self._drop_leg(side)
+            at = self._clock.monotonic() - self._started
+            event, error = mismatch(side, follow, [leg.video] if leg.video else [], at)
+            logger.info("session %s: %s", self.session_id, error.message)
+            self._emit("participant", [event])
+            raise error
+
+    def _switchable(
+        self, side: Side, offered: list[RTCRtpCodecParameters]
+    ) -> RTCRtpCodecParameters | None:
+        """A late participant's format the officer's browser also offered, when the officer's
+        leg can be offered again (the signalling layer sends re-offers)."""
+        officer = self._legs.get("officer")
+        if side != "participant" or officer is None or self.on_reoffer is None:
+            return None
+        return reoffer_format(offered, officer.offered)
+
+    async def _reoffer(self, side: Side, fmt: RTCRtpCodecParameters) -> None:
+        """Replace a side's connection by one the server offers with ``fmt`` alone. The new
+        leg counts as using ``fmt`` at once (the recording's next segment says so); the offer
+        is made and sent in the background."""
+        old = self._legs.get(side)
+        if old is None or self.on_reoffer is None:
+            return
+        kinds, offered = old.kinds, old.offered
+        await self._drop_leg(side)
+        leg = self._new_leg(side, kinds, fmt, only=True)
+        leg.offered = offered
+        leg.codecs["video"] = leg.forward["video"].codec = fmt.name
+        self._spawn(self._send_offer(leg, fmt))
+
+    async def _send_offer(self, leg: _Leg, fmt: RTCRtpCodecParameters) -> None:
+        await leg.pc.setLocalDescription(await leg.pc.createOffer())
+        assert leg.pc.localDescription is not None
+        if self._legs.get(leg.side) is not leg or self.on_reoffer is None:
+            return  # the side offered again meanwhile
+        self._offering[leg.side] = leg
+        logger.info(
+            "session %s: %s offered again with %s", self.session_id, leg.side, describe(fmt)
+        )
+        self.on_reoffer(leg.side, leg.pc.localDescription.sdp)
+
+    def _spawn(self, coro: Coroutine[object, object, None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+
+        def done(t: asyncio.Task[None]) -> None:
+            self._tasks.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                logger.error("session %s: re-offer failed", self.session_id, exc_info=t.exception())
+
+        task.add_done_callback(done)
 
     async def reconnect(self, side: Side) -> None:
         """Forget a side's connection; its next offer starts a fresh one."""
@@ -267,6 +354,8 @@ class MediaCall:
         if self._summary is not None:
             return self._summary
         self._closed = True
+        for task in list(self._tasks):
+            task.cancel()
         self._stats_task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await self._stats_task
@@ -297,7 +386,13 @@ class MediaCall:
 
     # --- connections -----------------------------------------------------------------------
 
-    def _new_leg(self, side: Side, kinds: list[str], follow: RTCRtpCodecParameters | None) -> _Leg:
+    def _new_leg(
+        self,
+        side: Side,
+        kinds: list[str],
+        follow: RTCRtpCodecParameters | None,
+        only: bool = False,
+    ) -> _Leg:
         self._generation += 1
         servers = [
             RTCIceServer(urls=list(s.urls), username=s.username, credential=s.credential)
@@ -305,12 +400,16 @@ class MediaCall:
         ]
         pc = RTCPeerConnection(RTCConfiguration(iceServers=servers))
         forward = {k: ForwardTrack(k, self._pli[(other(side), k)].request) for k in KINDS}
-        leg = _Leg(side, self._generation, pc, forward)
+        leg = _Leg(side, self._generation, pc, forward, kinds=list(kinds))
         # One transceiver per offered m-line, created before the offer is applied so that our
         # codec preferences (VP8 first) decide the answer, not the order the offer lists.
         for kind in kinds:
             transceiver = pc.addTransceiver(forward[kind], direction="sendrecv")
-            transceiver.setCodecPreferences(preferred_codecs(kind, follow))
+            transceiver.setCodecPreferences(
+                only_format(kind, follow)
+                if only and follow is not None
+                else preferred_codecs(kind, follow)
+            )
             hook_keyframe_requests(transceiver.sender, self._pli[(other(side), kind)].request)
             if kind == "video" and side == "participant":
                 self._setup.participant_video(transceiver.receiver)
@@ -348,12 +447,16 @@ class MediaCall:
             await self._drop_leg(leg.side)
             raise ValidationError("the offer cannot be used", code="bad_sdp") from exc
         assert leg.pc.localDescription is not None
-        answer = aiortc_sdp.SessionDescription.parse(leg.pc.localDescription.sdp)
+        self._note_codecs(leg, leg.pc.localDescription.sdp)
+
+    def _note_codecs(self, leg: _Leg, answer_sdp: str) -> None:
+        """What the answer (ours, or the browser's to a re-offer) made each kind use."""
+        answer = aiortc_sdp.SessionDescription.parse(answer_sdp)
         for media in answer.media:
             if media.kind in KINDS and media.rtp.codecs:
                 leg.codecs[media.kind] = media.rtp.codecs[0].name
                 leg.forward[media.kind].codec = media.rtp.codecs[0].name
-        leg.video = answered_video(leg.pc.localDescription.sdp)
+        leg.video = answered_video(answer_sdp)
         if leg.side == "participant" and leg.video is not None:
             self._participant_video.set()
         logger.info(

@@ -5,6 +5,11 @@ for H.264, the same profile and packetization mode. The participant's side leads
 iOS web view may offer H.264 only); the officer's answer puts the participant's format first, so
 the officer's browser sends and receives that format too. When the offers share no format the
 call is refused with a clear error instead of black video.
+
+A participant whose offer comes after the officer's leg was answered (``codec_wait_s`` passed)
+with a format the officer's leg does not use is answered in a format the officer's browser
+offered too (``reoffer_format``), and the server offers the officer's leg again with that format
+alone (``only_format``); the officer's answer must carry it, or both sides are told.
 """
 
 from __future__ import annotations
@@ -88,6 +93,28 @@ def preferred_codecs(
     return media + rtx  # aiortc pairs each codec with its RTX itself when RTX is listed
 
 
+def reoffer_format(
+    offered: list[RTCRtpCodecParameters], accepted: list[RTCRtpCodecParameters]
+) -> RTCRtpCodecParameters | None:
+    """The first format of ``offered`` (a late participant's offer) that ``accepted`` (what the
+    officer's browser offered when it connected) also lists: the officer's leg can be offered
+    again with it alone. None when the two browsers share no format."""
+    for codec in offered:
+        if any(same_format(codec, a) for a in accepted):
+            return codec
+    return None
+
+
+def only_format(kind: str, fmt: RTCRtpCodecParameters) -> list[RTCRtpCodecCapability]:
+    """Our codecs for a server's re-offer: for video ``fmt`` alone (with its RTX), so the
+    answering browser can only send and receive that; Opus for audio."""
+    if kind != "video":
+        return preferred_codecs(kind)
+    capabilities = RTCRtpSender.getCapabilities(kind).codecs
+    media = [c for c in capabilities if not is_rtx(c) and is_codec_compatible(_as_params(c), fmt)]
+    return media + [c for c in capabilities if is_rtx(c)]
+
+
 def answered_video(sdp: str) -> RTCRtpCodecParameters | None:
     """The video codec an answer sends first (what both ends will use), if any."""
     for media in aiortc_sdp.SessionDescription.parse(sdp).media:
@@ -105,9 +132,9 @@ def _as_params(c: RTCRtpCodecCapability) -> RTCRtpCodecParameters:
 def mismatch(
     side: str, follow: RTCRtpCodecParameters, offered: list[RTCRtpCodecParameters], at: float
 ) -> tuple[QualityEvent, ValidationError]:
-    """The ``video_codec`` event both sides are told and the error the offering side gets when
-    its offer has no format of the other side's connection."""
-    formats = ", ".join(sorted({describe(c) for c in offered}))
+    """The ``video_codec`` event both sides are told and the error the offering (or answering)
+    side gets when it has no format of the other side's connection."""
+    formats = ", ".join(sorted({describe(c) for c in offered})) or "none"
     event = QualityEvent(at, "video_codec", "bad", "ok", "codec_mismatch")
     error = ValidationError(
         f"the two browsers share no video format ({side} offers {formats}; "

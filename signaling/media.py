@@ -6,11 +6,15 @@ call's media, a signed token for (session, side) and its ICE servers — and con
 ``{"ok": false, "error": {"code", "message"}}``; failures are also emitted as ``error``):
 
 - ``offer`` ``{sdp, type: "offer"}`` -> ``{ok, sdp, type: "answer"}``
+- ``answer`` ``{sdp, type: "answer"}`` -> ``{ok}``: the answer to the server's ``renegotiate``
 - ``snapshot`` ``{kind: "face" | "ktp"}`` (officer) -> ``{ok, snapshot, thumbnail}`` (data URL)
 - ``levels`` -> ``{ok, participant: {...}, officer: {...}}`` current quality classes
 
 Server -> client: ``hint`` (participant: ``{measure, level, hint, text}`` in their language,
-``hint: null`` clears) and ``quality`` (officer: ``{side, measure, level, hint}``).
+``hint: null`` clears) and ``quality`` (officer: ``{side, measure, level, hint}``), and
+``renegotiate`` ``{sdp, type: "offer"}``: the server offers the side's connection again (a
+participant's late H.264 offer switches the officer's leg to that format); the client answers
+on a new ``RTCPeerConnection`` with the ``answer`` event.
 """
 
 from __future__ import annotations
@@ -55,6 +59,12 @@ class OfferIn(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
     sdp: str = Field(min_length=1, max_length=MAX_SDP_CHARS)
     type: Literal["offer"]
+
+
+class AnswerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+    sdp: str = Field(min_length=1, max_length=MAX_SDP_CHARS)
+    type: Literal["answer"]
 
 
 class SnapshotIn(BaseModel):
@@ -184,6 +194,7 @@ class MediaHub:
                 else functools.partial(self.setup.mark, session_id),
                 # Media runs in real time whatever clock the records use (tests set that one).
             )
+            call.on_reoffer = functools.partial(self._send_reoffer, session_id)
             self.calls[session_id] = call
             self._started[session_id] = time.monotonic()
             self._gauge_calls()
@@ -316,6 +327,15 @@ class MediaHub:
             except Exception:
                 logger.exception("session %s: closing media failed", session_id)
 
+    def _send_reoffer(self, session_id: str, side: Side, sdp: str) -> None:
+        room = f"{session_id}:{side}"
+        coro = self.sio.emit(
+            "renegotiate", {"sdp": sdp, "type": "offer"}, room=room, namespace=NAMESPACE
+        )
+        task = asyncio.ensure_future(coro)
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
     def _on_quality(self, session_id: str, side: Side, event: QualityEvent) -> None:
         if self.metrics is not None:
             self.metrics.quality_classes.labels(event.measure, event.level).inc()
@@ -400,6 +420,16 @@ class MediaNamespace(socketio.AsyncNamespace):  # type: ignore[misc]
         answer_sdp, answer_type = await call.accept_offer(side, offer.sdp, offer.type)
         self.hub.after_answer(session_id, call, side)
         return {"sdp": answer_sdp, "type": answer_type}
+
+    @answers("answer")
+    async def on_answer(self, sid: str, data: Any) -> dict[str, Any]:
+        answer = AnswerIn.model_validate(data if isinstance(data, dict) else {"_": data})
+        session_id, side = await self._who(sid)
+        call = self.hub.calls.get(session_id)
+        if call is None:
+            raise Conflict("the call has no media here", code="no_offer_pending")
+        await call.accept_answer(side, answer.sdp, answer.type)
+        return {}
 
     @answers("snapshot")
     async def on_snapshot(self, sid: str, data: Any) -> dict[str, Any]:

@@ -187,3 +187,124 @@ async def test_chromium_relay_only(call: MediaCall, chromium_page: Any, tmp_path
         finally:
             await officer.close()
             await chromium_page.evaluate("() => window.pc.close()")
+
+
+MEDIA_LINK_JS = (Path(__file__).parents[2] / "web/static/js/media_link.js").read_text()
+LINK_JS = """async () => {
+  const { MediaLink } = await import("/static/js/media_link.js");
+  const stream = await navigator.mediaDevices.getUserMedia(
+    {video: {width: 640, height: 480}, audio: true});
+  const video = document.createElement("video");
+  video.muted = true;
+  document.body.appendChild(video);
+  const link = new MediaLink({role: "officer", ticket: {ice_servers: []}, stream,
+    remoteVideo: video, onStatus: () => {}});
+  // The /media socket, bridged to the MediaCall in the test.
+  link.socket = {connected: true, disconnect: () => {},
+    timeout: () => ({emitWithAck: (event, data) => window.pyEmit(event, data ?? null)})};
+  window.link = link;
+  link.negotiate();  // not awaited: the server holds the officer's offer for the participant
+}"""
+
+LINK_STATS_JS = """async () => {
+  const out = {decoded: 0, recvCodec: null, sendCodec: null};
+  if (!window.link.pc) return out;
+  const stats = await window.link.pc.getStats();
+  stats.forEach(s => {
+    if (s.type === "inbound-rtp" && s.kind === "video") {
+      out.decoded = s.framesDecoded || 0;
+      out.recvCodec = stats.get(s.codecId) ? stats.get(s.codecId).mimeType : null;
+    }
+    if (s.type === "outbound-rtp" && s.kind === "video") {
+      out.sendCodec = stats.get(s.codecId) ? stats.get(s.codecId).mimeType : null;
+    }
+  });
+  return out;
+}"""
+
+
+@pytest.fixture
+async def static_url() -> AsyncIterator[str]:
+    """The page plus the real media_link.js; Socket.IO's module is a stub (the test bridges
+    the socket's acknowledged events to the call)."""
+
+    async def empty(_: web.Request) -> web.Response:
+        return web.Response(text="<html><body></body></html>", content_type="text/html")
+
+    async def link(_: web.Request) -> web.Response:
+        return web.Response(text=MEDIA_LINK_JS, content_type="text/javascript")
+
+    async def stub(_: web.Request) -> web.Response:
+        return web.Response(text="export function io() {}", content_type="text/javascript")
+
+    app = web.Application()
+    app.router.add_get("/", empty)
+    app.router.add_get("/static/js/media_link.js", link)
+    app.router.add_get("/static/vendor/socket.io.esm.min.js", stub)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    yield f"http://127.0.0.1:{port}/"
+    await runner.cleanup()
+
+
+async def test_chromium_officer_answers_the_servers_reoffer(
+    tmp_path: Path, static_url: str
+) -> None:
+    """media_link.js in Chromium as the officer: its offer is answered in VP8 after the wait,
+    a participant's H.264-only offer comes late, the server offers the officer's leg again
+    with H.264 alone and the page answers it: Chromium then sends and decodes H.264."""
+    from playwright.async_api import async_playwright
+
+    settings = MediaSettings(recording_dir=tmp_path, allow_loopback=True, codec_wait_s=1.0)
+    call = MediaCall("chromium-reoffer", settings)
+
+    async def emit(event: str, data: Any) -> dict[str, Any]:
+        try:
+            if event == "offer":
+                sdp, type_ = await call.accept_offer("officer", data["sdp"], data["type"])
+                return {"ok": True, "sdp": sdp, "type": type_}
+            if event == "answer":
+                await call.accept_answer("officer", data["sdp"], data["type"])
+                return {"ok": True}
+            return {"ok": True, "participant": {}, "officer": {}}  # levels
+        except Exception as exc:
+            return {"ok": False, "error": {"code": getattr(exc, "code", "error")}}
+
+    async with async_playwright() as p:
+        browser = await p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        page = await browser.new_page()
+        await page.goto(static_url)
+        await page.expose_function("pyEmit", emit)
+        pending: list[asyncio.Future[Any]] = []
+
+        def reoffer(side: str, sdp: str) -> None:
+            js = "msg => window.link.answerOffer(msg)"
+            pending.append(asyncio.ensure_future(page.evaluate(js, {"sdp": sdp, "type": "offer"})))
+
+        call.on_reoffer = reoffer
+        participant = None
+        try:
+            await page.evaluate(LINK_JS)
+            await wait_for(lambda: call.video_codec("officer") == "VP8", timeout=30)
+            participant = await connect_via(
+                call, "participant", [EncodedH264Track(), ToneTrack()], video_codec="video/H264"
+            )
+            for _ in range(300):
+                seen = await page.evaluate(LINK_STATS_JS)
+                if seen["decoded"] >= 10 and seen["sendCodec"]:
+                    break
+                await asyncio.sleep(0.1)
+            assert seen["recvCodec"] == seen["sendCodec"] == "video/H264", seen
+            assert seen["decoded"] >= 10, seen
+            assert call.video_codec("officer") == call.video_codec("participant")
+            await wait_for(lambda: participant.received.frames["video"] >= 10, timeout=30)
+            assert pending and all(f.done() and f.exception() is None for f in pending)
+        finally:
+            await call.close()
+            if participant is not None:
+                await participant.close()
+            await page.evaluate("() => window.link && window.link.close()")
+            await browser.close()

@@ -116,6 +116,30 @@ async def test_no_common_format_is_a_clear_error_on_both_sides(
     assert hints == ["codec_mismatch"]
 
 
+async def test_late_h264_offer_the_officer_cannot_take(tmp_path: Path) -> None:
+    """The officer's browser offered VP8 only: no re-offer can help; both sides are told."""
+    events: list[tuple[Side, QualityEvent]] = []
+    call = MediaCall(
+        "late-mismatch",
+        MediaSettings(recording_dir=tmp_path, allow_loopback=True, codec_wait_s=0.3),
+        on_quality=lambda side, event: events.append((side, event)),
+    )
+    call.on_reoffer = lambda side, sdp: None
+    officer = await connect_via(call, "officer", [PatternTrack(), ToneTrack()], video_codec=VP8)
+    try:
+        await wait_for(lambda: officer.pc.connectionState == "connected", timeout=10)
+        with pytest.raises(ValidationError) as raised:
+            await connect_via(
+                call, "participant", [EncodedH264Track(), ToneTrack()], video_codec=H264
+            )
+    finally:
+        await officer.close()
+        await call.close()
+    assert raised.value.code == "video_codec_mismatch"
+    assert "H264 42" in raised.value.message and "VP8" in raised.value.message
+    assert [e.hint for _, e in events if e.measure == "video_codec"] == ["codec_mismatch"]
+
+
 async def test_h264_profile_the_server_cannot_use_is_refused(call: MediaCall) -> None:
     def high_profile_only(sdp: str) -> str:
         return sdp.replace("profile-level-id=42001f", "profile-level-id=640c1f").replace(

@@ -63,6 +63,9 @@ export class MediaLink {
     });
     socket.on("hint", (msg) => this.onLevel({ side: "participant", ...msg }));
     socket.on("quality", (msg) => this.onLevel(msg));
+    // The server offers this side's connection again (a participant's late H.264 offer: the
+    // officer's video switches to the participant's format); answered on a new connection.
+    socket.on("renegotiate", (msg) => this.answerOffer(msg));
     socket.on("ended", () => {
       if (this.onEnded) this.onEnded();
     });
@@ -79,27 +82,33 @@ export class MediaLink {
     return this.negotiating;
   }
 
-  async _negotiate() {
-    this.onStatus(this.pc ? "call.reconnecting" : "call.connecting");
-    if (this.pc) this.pc.close();
-    const pc = new RTCPeerConnection({ iceServers: this.ticket.ice_servers || [] });
-    this.pc = pc;
+  /** Answer the server's offer (``renegotiate``) after any negotiation under way. */
+  async answerOffer(msg) {
+    if (this.closed || !msg || msg.type !== "offer" || !msg.sdp) return;
+    if (this.negotiating) await this.negotiating.catch(() => {});
+    this.negotiating = this._answer(msg.sdp).finally(() => (this.negotiating = null));
+    return this.negotiating;
+  }
+
+  async _answer(sdp) {
+    const pc = this._newPc();
+    await pc.setRemoteDescription({ type: "offer", sdp });
+    // addTrack takes the transceivers the offer created (same kind, not sending yet).
     for (const track of this.stream.getTracks()) pc.addTrack(track, this.stream);
-    const remote = new MediaStream();
-    this.remoteVideo.srcObject = remote;
-    pc.addEventListener("track", (event) => {
-      remote.addTrack(event.track);
-      this.remoteVideo.play().catch(() => {});
+    await pc.setLocalDescription(await pc.createAnswer());
+    await waitForIce(pc);
+    const reply = await this.socket.timeout(15000).emitWithAck("answer", {
+      sdp: pc.localDescription.sdp,
+      type: "answer",
     });
-    pc.addEventListener("connectionstatechange", () => {
-      if (pc !== this.pc) return;
-      if (pc.connectionState === "connected") {
-        this.failures = 0;
-        this.onStatus("call.connected");
-      } else if (pc.connectionState === "failed" || pc.connectionState === "disconnected") {
-        this.retrySoon();
-      }
-    });
+    if (pc !== this.pc) return;
+    // Refused (video_codec_mismatch is also shown as a hint): offer ourselves after a pause.
+    if (!reply || !reply.ok) this.retrySoon();
+  }
+
+  async _negotiate() {
+    const pc = this._newPc();
+    for (const track of this.stream.getTracks()) pc.addTrack(track, this.stream);
     await pc.setLocalDescription(await pc.createOffer());
     await waitForIce(pc);
     const reply = await this.socket.timeout(15000).emitWithAck("offer", {
@@ -116,6 +125,30 @@ export class MediaLink {
       (levels) => this.initLevels(levels),
       () => {},
     );
+  }
+
+  /** A new peer connection replacing the current one (aiortc has no ICE restart). */
+  _newPc() {
+    this.onStatus(this.pc ? "call.reconnecting" : "call.connecting");
+    if (this.pc) this.pc.close();
+    const pc = new RTCPeerConnection({ iceServers: this.ticket.ice_servers || [] });
+    this.pc = pc;
+    const remote = new MediaStream();
+    this.remoteVideo.srcObject = remote;
+    pc.addEventListener("track", (event) => {
+      remote.addTrack(event.track);
+      this.remoteVideo.play().catch(() => {});
+    });
+    pc.addEventListener("connectionstatechange", () => {
+      if (pc !== this.pc) return;
+      if (pc.connectionState === "connected") {
+        this.failures = 0;
+        this.onStatus("call.connected");
+      } else if (pc.connectionState === "failed" || pc.connectionState === "disconnected") {
+        this.retrySoon();
+      }
+    });
+    return pc;
   }
 
   retrySoon() {
