@@ -102,6 +102,7 @@ function dayOf(date) {
 /** The .ics needs the participant's token: fetched once per booking, offered as a blob link. */
 async function prepareIcs(appt) {
   if (state.ics.id === appt.id) return;
+  if (state.ics.url) URL.revokeObjectURL(state.ics.url); // the previous booking's file
   state.ics = { id: appt.id, url: null };
   try {
     const response = await fetch(appt.ics_url, {
