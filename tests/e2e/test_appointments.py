@@ -28,7 +28,7 @@ from playwright.sync_api import Page, expect
 
 from tests.e2e import journey, patient
 from tests.e2e.conftest import OFFICER, SUPERVISOR, Server, Shots, photo_jpeg, run_server
-from tests.e2e.test_phone_layout import phone_page
+from tests.e2e.test_phone_layout import assert_in_view, phone_page
 from tests.e2e.test_resume import reject_and_close
 from tests.e2e.test_staff_pages import log_in, staff_page
 from tests.support import make_nik
@@ -122,19 +122,6 @@ def nik(province: str) -> str:
     return make_nik(date(1990, 1, 1), female=True, province=province)
 
 
-def box(page: Page, selector: str) -> dict[str, float]:
-    return dict(
-        page.locator(selector)
-        .first.evaluate(
-            """e => { const r = e.getBoundingClientRect();
-                      return {top: r.top, bottom: r.bottom, left: r.left, right: r.right,
-                              width: r.width, height: r.height, vw: innerWidth,
-                              vh: innerHeight}; }"""
-        )
-        .items()
-    )
-
-
 def fits_width(page: Page, selectors: list[str]) -> None:
     """No horizontal scrolling, and each element lies inside the viewport's width."""
     width = page.evaluate("() => [document.documentElement.scrollWidth, innerWidth]")
@@ -150,12 +137,6 @@ def fits_width(page: Page, selectors: list[str]) -> None:
                 )
             )
             assert r[2] > 0 and r[0] >= 0 and r[1] <= width[1] + 0.5, (selector, i, r)
-
-
-def in_view(page: Page, selector: str) -> None:
-    g = box(page, selector)
-    assert g["height"] > 0 and g["top"] >= 0 and g["bottom"] <= g["vh"] + 0.5, (selector, g)
-    assert g["left"] >= 0 and g["right"] <= g["vw"] + 0.5, (selector, g)
 
 
 def ics_events(text: str) -> list[dict[str, str]]:
@@ -218,7 +199,7 @@ def test_book_from_the_closed_desk_on_a_phone(
     expect(page.locator("#booking-offer")).to_be_visible(timeout=15000)
     expect(page.locator("#booking-offer-title")).to_have_text("Desk sedang tutup — buat janji temu")
     expect(page.locator("#queue-status")).to_contain_text("Layanan sedang tutup")
-    in_view(page, "#booking-offer-open")
+    assert_in_view(page, "#booking-offer-open")
     shots(page, "closed-offer", full_page=False)
     expect(page.locator("#booking-days .day").first).to_be_visible(timeout=15000)
     expect(page.locator("#booking-zone-help")).to_have_text("Semua jam ditampilkan dalam WITA.")
@@ -237,7 +218,7 @@ def test_book_from_the_closed_desk_on_a_phone(
     # Book the second day's first slot; the choice and the button stay in view (sticky).
     start = choose_slot(page, 1, 0)
     expect(page.locator("#booking-choice")).to_contain_text("09:00–09:15 WITA")
-    in_view(page, "#booking-submit")
+    assert_in_view(page, "#booking-submit")
     shots(page, "slot-chosen", full_page=False)  # docs/img/screenshots/participant-booking-slots
     page.locator("#booking-submit").click()
 
@@ -395,7 +376,7 @@ def test_join_at_the_booked_time_ahead_of_a_walk_in(
     expect(walk_in.locator("#booking-offer-title")).to_have_text(
         "Antrean panjang — buat janji temu", timeout=15000
     )
-    in_view(walk_in, "#booking-offer-open")
+    assert_in_view(walk_in, "#booking-offer-open")
     fits_width(walk_in, ["#booking-offer", "#queue-leave"])
     shots(walk_in, "walk-in-offer", full_page=False)
     officer.locator("#accept-next").click()
