@@ -5,7 +5,12 @@ with the TURN REST credentials the server issues (``videocall.turn``); over UDP 
 from __future__ import annotations
 
 import asyncio
+import shutil
+import socket
+import subprocess
+import time
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -29,7 +34,7 @@ from media_peers import (
 )
 
 from media.call import MediaCall, MediaSettings
-from tests.coturn import AVAILABLE, Coturn, running_coturn
+from tests.coturn import AVAILABLE, SECRET, Coturn, running_coturn
 from videocall.turn import ice_servers
 
 pytestmark = pytest.mark.skipif(not AVAILABLE, reason="coturn is not installed (make coturn)")
@@ -48,12 +53,14 @@ async def call(tmp_path: Path) -> AsyncIterator[MediaCall]:
     await media.close()
 
 
-async def relay_only_peer(call: MediaCall, coturn: Coturn, transport: str) -> ClientPeer:
+async def relay_only_peer(
+    call: MediaCall, coturn: Coturn, transport: str, scheme: str = "turn"
+) -> ClientPeer:
     """The participant as a browser with ``iceTransportPolicy: "relay"`` and the ICE servers
     of its media ticket."""
     (server,) = ice_servers(
         stun_json="",
-        turn_urls=[f"turn:127.0.0.1:{coturn.port}?transport={transport}"],
+        turn_urls=[f"{scheme}:127.0.0.1:{coturn.port}?transport={transport}"],
         turn_secret=coturn.secret,
         ttl_seconds=600,
         user="relaytest-p",
@@ -108,3 +115,94 @@ async def test_relay_only_participant_calls_and_is_recorded(
         frames = sum(1 for _ in container.decode(video))
     assert titles >= {"participant-video", "participant-audio", "officer-video"}
     assert frames >= 10
+
+
+DEPLOY_CONF = Path(__file__).resolve().parents[2] / "deploy" / "turnserver.conf"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def deployed_coturn(directory: Path) -> Iterator[tuple[int, str]]:
+    """coturn from the shipped ``deploy/turnserver.conf``, changed only where a test machine
+    must differ: loopback addresses and ports, a self-signed certificate for 127.0.0.1, files
+    in ``directory``. Yields (TLS port, certificate path)."""
+    cert, key = directory / "turn-cert.pem", directory / "turn-key.pem"
+    subject = ["-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"]
+    files = ["-keyout", str(key), "-out", str(cert)]
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            *subject,
+            *files,
+        ],
+        check=True,
+        capture_output=True,
+    )
+    tls_port = _free_port()
+    changes = {
+        "listening-port": str(_free_port()),
+        "tls-listening-port": str(tls_port),
+        "min-port": "40000",
+        "max-port": "40999",
+        "static-auth-secret": SECRET,
+        "cert": str(cert),
+        "pkey": str(key),
+        "log-file": str(directory / "turn.log"),
+    }
+    lines = []
+    for line in DEPLOY_CONF.read_text().splitlines():
+        name = line.split("=", 1)[0]
+        lines.append(f"{name}={changes.pop(name)}" if name in changes and "=" in line else line)
+    assert not changes, f"deploy/turnserver.conf lacks {sorted(changes)}"
+    # The media server is on 127.0.0.1 here, which coturn refuses to relay to by default.
+    lines += ["listening-ip=127.0.0.1", "relay-ip=127.0.0.1", "allow-loopback-peers"]
+    conf = directory / "turnserver.conf"
+    conf.write_text("\n".join(lines) + "\n")
+    files = [f"--db={directory / 'turndb'}", f"--pidfile={directory / 'turn.pid'}"]
+    process = subprocess.Popen(
+        ["turnserver", "-c", str(conf), *files],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(200):
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", tls_port)) == 0:
+                    break
+            assert process.poll() is None, (directory / "turn.log").read_text()
+            time.sleep(0.05)
+        yield tls_port, str(cert)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.mark.skipif(not shutil.which("openssl"), reason="openssl CLI missing")
+async def test_relay_over_tls_with_the_shipped_coturn_config(
+    call: MediaCall, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``turns:`` (TURN over TLS, the 443 listener of deploy/turnserver.conf) for networks that
+    let only TLS out: the shipped configuration starts and relays a relay-only participant."""
+    with deployed_coturn(tmp_path) as (tls_port, cert):
+        monkeypatch.setenv("SSL_CERT_FILE", cert)  # the client trusts the test certificate
+        turn = Coturn(tls_port, SECRET, tmp_path / "turn.log")
+        participant = await relay_only_peer(call, turn, "tcp", scheme="turns")
+        officer = await connect_client(call, "officer", [PatternTrack(), ToneTrack()])
+        try:
+            for peer in (participant, officer):
+                await wait_for(lambda p=peer: min(p.received.frames.values()) >= 15, timeout=20)
+        finally:
+            await participant.close()
+            await officer.close()
