@@ -13,6 +13,7 @@ from pydantic import BaseModel
 from videocall.accounts import Role
 from videocall.adapters import db
 from web import keys
+from web import supervision_api as _supervision  # noqa: F401  (live calls: its routes)
 from web.api_records import api
 from web.auth import require_staff
 

@@ -188,6 +188,15 @@ class Journal(Protocol):
         """Append an audit entry to the record's history."""
 
 
+class Watching(Protocol):
+    """The media engine's side of live supervision (``signaling/media_watch.py``)."""
+
+    async def watch_ticket(
+        self, call_id: str, watcher: Account, node_id: str | None
+    ) -> dict[str, Any]:
+        """A ticket for a receive-only connection to the call's media, on the node hosting it."""
+
+
 class RecordingRecovery(Protocol):
     async def recover(self, session_id: str) -> dict[str, Any] | None:
         """The recording a dead process left on disk for a call, as the session's
