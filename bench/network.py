@@ -1,6 +1,7 @@
 """Network benchmark: one call whose participant uplink crosses the impairment proxy.
 
     python -m bench.network [--scenario NAME ...] [--seconds S]
+    python -m bench.network --docs     # results table of docs/networks.md from the last run
 
 Scenarios: 5 / 10 / 20 % uplink loss, 300 and 150 kbit/s uplink caps, a 5 s outage. Each
 runs a fresh call in this process (``media.call.MediaCall``, real aiortc peers sending the
@@ -16,16 +17,17 @@ impairment for S seconds (the outage for 5 s), then 8 s clean. Reported per scen
 - ``paused``: whether the weak-uplink rule switched the call to audio and for how long;
 - ``recording``: participant video packets and frames decoded from the recorded file.
 
-The pre-encoded loop (``sender_video_kbps``, measured from the loop) does not adapt its rate
-as a browser's congestion control would (and libvpx cannot bring this detailed, panning picture
-much below ~430 kbit/s at 640x480 anyway): the caps show a sender that does not fit the link,
-which is what the weak-uplink rule is for.
+The pre-encoded loop (``sender_video_kbps``, measured from the loop: 270-310 kbit/s) does not
+adapt its rate as a browser's congestion control would: the caps show a sender that does not
+fit the link, which is what the weak-uplink rule is for. A full run (no ``--scenario``) also
+rewrites the results table of docs/networks.md (bench/docs.py does not cover this benchmark).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import tempfile
 import time
 from dataclasses import dataclass
@@ -209,10 +211,57 @@ def _recording(summary: Any) -> dict[str, Any]:
     return result
 
 
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "networks.md"
+RESULTS = Path(__file__).resolve().parent / "results" / "network.json"
+BEGIN, END = "<!-- bench.network results -->", "<!-- end of bench.network results -->"
+
+
+def markdown(data: dict[str, Any]) -> str:
+    """The per-scenario table of a run, for docs/networks.md."""
+    env = data["environment"]
+    rows = [
+        f"Run {env['when'][:16].replace('T', ' ')} UTC on {env['cpus']} cores (load "
+        f"{env['load_avg_1m_before']} before it), impairment {data['seconds']:g} s (the outage "
+        "5 s), sender's video "
+        f"{data['scenarios'][0]['uplink']['sender_video_kbps']} kbit/s, not adapting.",
+        "",
+        "| scenario | first hint | hints | video delivered | audio delivered | video back after "
+        "| audio-only | recording (packets / decoded) |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    for r in data["scenarios"]:
+        rec = r["recording"]
+        decodable = "decodable" if rec["decodable"] else "NOT decodable"
+
+        def s(value: float | None) -> str:
+            return "-" if value is None else f"{value:g} s"
+
+        def pct(value: float | None) -> str:
+            return "-" if value is None else f"{value:.0%}"
+
+        paused = ", ".join(f"{b - a:.1f} s" for a, b in r["paused_s"]) or "no"
+        rows.append(
+            f"| {r['scenario']} | {s(r['first_hint_s'])} | {', '.join(r['hints']) or '-'} "
+            f"| {pct(r['delivered'])} | {pct(r['audio_delivered'])} | {s(r['recovery_s'])} "
+            f"| {paused} | {rec['packets']} / {rec['decoded']}, {decodable} |"
+        )
+    return "\n".join(rows)
+
+
+def write_docs(results: Path = RESULTS, docs: Path = DOCS) -> None:
+    """Put the last run's table between the markers of docs/networks.md."""
+    text = docs.read_text()
+    head, rest = text.split(BEGIN, 1)
+    _, tail = rest.split(END, 1)
+    table = markdown(json.loads(results.read_text()))
+    docs.write_text(f"{head}{BEGIN}\n{table}\n{END}{tail}")
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scenario", action="append", choices=sorted(SCENARIOS))
     parser.add_argument("--seconds", type=float, default=14.0, help="impairment length")
+    parser.add_argument("--docs", action="store_true", help="only rewrite docs/networks.md")
     return parser.parse_args(argv)
 
 
@@ -229,8 +278,13 @@ async def run(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    data = asyncio.run(run(parse_args(argv)))
-    print(f"written to {write_result('network', data)}")
+    args = parse_args(argv)
+    if not args.docs:
+        data = asyncio.run(run(args))
+        print(f"written to {write_result('network', data)}")
+    if not args.scenario:  # a full run (or --docs): the documented table follows it
+        write_docs()
+        print(f"table written to {DOCS}")
 
 
 if __name__ == "__main__":
