@@ -11,6 +11,7 @@ import { MediaLink } from "./media_link.js";
 import { confirmTwice } from "./confirm.js";
 import { closeZoom, setupZoom, zoomable } from "./officer_zoom.js";
 import * as decision from "./officer_decision.js";
+import { followWatch } from "./officer_watched.js";
 
 // Event names of the /officer namespace (signaling/officer.py).
 export const EV = {
@@ -74,6 +75,7 @@ function connect() {
   });
   socket.on(EV.ended, (msg) => callEnded(msg));
   socket.on(EV.error, (msg) => deskError(msg));
+  followWatch(socket, () => state.call); // "a supervisor is watching this call"
 }
 
 function ack(reply) {
