@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from network_peers import EncodedH264Track, only_codec, server_address
 
 from media.rtc_forward import hook_keyframe_requests, install_tap
 from server import MEDIA_HUB
+from tests.integration.test_queue_signaling import Sock
 from tests.netem import UdpImpairmentProxy, route_through
 from videocall.accounts import Role
 from web import keys
@@ -25,8 +27,21 @@ from web import keys
 OFFICER = ("budi", "Petugas-Rahasia-2026")
 
 
-async def start_session(client: Any, participant: Any) -> str:
-    """A participant ready for the call (consent given) paired with a new officer."""
+@dataclass
+class Paired:
+    """A call paired the real way (queue, presence, accept over Socket.IO), so the call
+    service and its reconciler know it; the two desk sockets stay open for the call."""
+
+    session_id: str
+    sockets: list[Sock]
+
+    async def close(self) -> None:
+        for sock in self.sockets:
+            await sock.close()
+
+
+async def start_session(client: Any, participant: Any) -> Paired:
+    """A participant ready for the call (consent given), paired with a new officer."""
     await participant.to_ready()
     app = client.app
     officer = await app[keys.ACCOUNTS].create(
@@ -36,13 +51,20 @@ async def start_session(client: Any, participant: Any) -> str:
         display_name="Budi",
         now=app[keys.CLOCK].now(),
     )
-    session = await app[keys.SESSIONS].start(
-        record_id=participant.record_id,
-        officer_id=officer.id,
-        officer_actor=officer.actor,
-        now=app[keys.CLOCK].now(),
-    )
-    return session.id
+    cookie = await app[keys.ACCOUNTS].open_session(officer.id, app[keys.CLOCK].now(), 3600)
+    p_sock = await Sock(client, "/participant", auth={"token": participant.token}).connect()
+    o_sock = await Sock(client, "/officer", headers={"Cookie": f"vc_session={cookie}"}).connect()
+    paired = Paired("", [p_sock, o_sock])
+    try:
+        assert (await p_sock.call("join_queue"))["ok"]
+        assert (await o_sock.call("set_presence", {"presence": "available"}))["ok"]
+        reply = await o_sock.call("accept_next")
+        assert reply["ok"], reply
+    except BaseException:
+        await paired.close()
+        raise
+    paired.session_id = reply["session_id"]
+    return paired
 
 
 class MediaPeer:

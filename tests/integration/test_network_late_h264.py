@@ -26,7 +26,8 @@ async def client(app_factory: Any) -> Any:
 async def test_late_h264_offer_switches_the_officer_leg(
     client: Any, participant_factory: Any
 ) -> None:
-    session_id = await start_session(client, participant_factory())
+    paired = await start_session(client, participant_factory())
+    session_id = paired.session_id
     camera = EncodedH264Track()
     officer = MediaPeer(
         client, session_id, "officer", lambda: [PatternTrack(), ToneTrack()], tap_video=True
@@ -53,6 +54,7 @@ async def test_late_h264_offer_switches_the_officer_leg(
         summary = await client.app[MEDIA_HUB].end(session_id)
         await participant.close()
         await officer.close()
+        await paired.close()
     sent = {nal for unit in camera.sent for nal in nal_units(unit)}
     received = [nal for unit in officer.peer.encoded for nal in nal_units(unit)]
     # Every NAL unit the officer got is one the participant sent: forwarded, not re-encoded.

@@ -41,7 +41,8 @@ async def test_thin_uplink_real_sender_goes_audio_only_and_back(
     client: Any, participant_factory: Any
 ) -> None:
     app = client.app
-    session_id = await start_session(client, participant_factory())
+    paired = await start_session(client, participant_factory())
+    session_id = paired.session_id
     proxy = UdpImpairmentProxy(("127.0.0.1", 0))
     tracks = lambda: [PatternTrack(), ToneTrack()]  # noqa: E731
     participant = MediaPeer(client, session_id, "participant", tracks, proxy=proxy)
@@ -77,8 +78,8 @@ async def test_thin_uplink_real_sender_goes_audio_only_and_back(
         assert login.status == 200
         approve = {"result": "approved", "reasons": [], "checklist": CHECKLIST, "notes": ""}
         resp = await client.post(f"/api/sessions/{session_id}/decision", json=approve)
-        assert resp.status == 422
         error = (await resp.json())["error"]
+        assert resp.status == 422, error
         assert error["code"] == "evidence_missing_snapshots"
         assert "face" in error["message"] and "ktp" in error["message"]
         texts = {lang: json.loads((I18N / f"{lang}.json").read_text()) for lang in ("id", "en")}
@@ -100,6 +101,7 @@ async def test_thin_uplink_real_sender_goes_audio_only_and_back(
         await app[MEDIA_HUB].end(session_id)
         await participant.close()
         await officer.close()
+        await paired.close()
         proxy.close()
 
     assert proxy.up_counters.dropped > 0
