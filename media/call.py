@@ -21,7 +21,10 @@ quality sampling. The signaling layer drives it; it knows nothing of sockets.
   officer's offer that comes first waits up to ``codec_wait_s`` for it. Offers that cannot
   share a format are refused with ``video_codec_mismatch`` (and both sides are told through a
   ``video_codec`` quality event), offers with no usable video format with
-  ``video_codec_unsupported``; never black video.
+  ``video_codec_unsupported``; never black video. A participant offering after that wait in a
+  format the officer's leg does not use (but its browser offered) is answered in it, and the
+  officer's leg is replaced by one the server offers with that format alone: ``on_reoffer(side,
+  sdp)`` (set by the signalling layer) sends the offer, ``accept_answer`` takes the answer.
 - Weak uplink (``videocall.uplink``): when the participant's video is unusable for
   ``uplink.pause_after_s`` the call goes on as audio: video is neither forwarded (either way)
   nor recorded, ``snapshot`` raises ``Conflict(code="video_paused")``, and a ``video`` quality
