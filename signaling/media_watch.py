@@ -26,6 +26,7 @@ from typing import Any
 
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 
+from media.call import MediaCall
 from media.monitor import MonitorLeg
 from signaling.media import TICKET_TTL_SECONDS, MediaHub, MediaNamespace, OfferIn, answers
 from videocall.accounts import Account
@@ -90,6 +91,8 @@ class WatchDesk:
         call = self.hub.calls.get(session_id)
         if call is None:
             raise Conflict("the call's media is not live here", code="call_not_live")
+        if not isinstance(call, MediaCall):  # the benchmark's decode/re-encode baseline
+            raise Conflict("this media pipeline cannot be watched", code="watch_unsupported")
         watcher = self.watchers.get(sid)
         if watcher is None or watcher.leg.call is not call:
             watcher = _Watcher(session_id, actor, name, MonitorLeg(call, self.hub.media_settings))
