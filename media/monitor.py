@@ -17,6 +17,8 @@ the call: the watcher sends no media, and the two sides never see the monitor's 
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 
@@ -37,6 +39,7 @@ from videocall.errors import Conflict, ValidationError
 logger = logging.getLogger(__name__)
 
 Sink = Callable[[EncodedFrame, int], None]
+KEYFRAME_RETRY_S = 1.0  # as the call's own legs (its stats interval)
 
 
 def _feed(track: ForwardTrack) -> Sink:
@@ -58,6 +61,7 @@ class MonitorLeg:
         self.tracks: dict[tuple[Side, str], ForwardTrack] = {}
         self._sinks: list[tuple[tuple[Side, str], Sink]] = []
         self._closed = False
+        self._retry: asyncio.Task[None] | asyncio.Future[None] | None = None
 
     async def accept_offer(self, sdp: str, type_: str) -> tuple[str, str]:
         """Answer the watcher's offer; returns (sdp, "answer")."""
@@ -99,6 +103,12 @@ class MonitorLeg:
             sink = _feed(track)
             self.call.fanout[key].append(sink)
             self._sinks.append((key, sink))
+            if key[1] == "video":
+                # Hold from the next keyframe, asked for now, until the sender starts (after
+                # ICE and DTLS): its first read then finds the keyframe waiting.
+                track.arm()
+                self.call.request_keyframe(key[0], "video")
+        self._retry = asyncio.ensure_future(self._repeat_keyframe_requests())
         logger.info(
             "session %s: monitor connected (%s)",
             self.call.session_id,
@@ -114,6 +124,14 @@ class MonitorLeg:
     @property
     def forwarded(self) -> dict[str, int]:
         return {f"{side}-{kind}": t.forwarded for (side, kind), t in self.tracks.items()}
+
+    async def _repeat_keyframe_requests(self) -> None:
+        """A PLI can be lost (an outage): ask again while a video stream waits for a keyframe."""
+        while True:
+            await asyncio.sleep(KEYFRAME_RETRY_S)
+            for (side, kind), track in list(self.tracks.items()):
+                if kind == "video" and track.waiting_for_keyframe:
+                    self.call.request_keyframe(side, kind)
 
     def _keyframe_request(self, side: Side, kind: str) -> Callable[[], None]:
         def request() -> None:
@@ -149,6 +167,11 @@ class MonitorLeg:
         ]
 
     async def _disconnect(self) -> None:
+        retry, self._retry = self._retry, None
+        if retry is not None:
+            retry.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await retry
         for key, sink in self._sinks:
             if sink in self.call.fanout[key]:
                 self.call.fanout[key].remove(sink)
