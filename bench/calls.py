@@ -152,6 +152,13 @@ def summarize(
     first = [c["accept_to_first_frame_ms"] for c in calls if c["accept_to_first_frame_ms"]]
     out["accept_to_first_frame_p50_ms"] = percentile(first, 50)
     out["accept_to_first_frame_p95_ms"] = percentile(first, 95)
+    back = [
+        c["accept_to_participant_first_frame_ms"]
+        for c in calls
+        if c.get("accept_to_participant_first_frame_ms")
+    ]
+    out["accept_to_participant_first_frame_p50_ms"] = percentile(back, 50)
+    out["accept_to_participant_first_frame_p95_ms"] = percentile(back, 95)
     told = [c["accept_to_told_ms"] for c in calls if c.get("accept_to_told_ms") is not None]
     out["accept_to_told_p50_ms"] = percentile(told, 50)
     out["accept_to_told_p99_ms"] = percentile(told, 99)
@@ -275,6 +282,11 @@ def print_summary(config: CallsConfig, s: dict[str, Any]) -> None:
             (
                 "accept -> first frame p50/p95 ms",
                 f"{s['accept_to_first_frame_p50_ms']} / {s['accept_to_first_frame_p95_ms']}",
+            ),
+            (
+                "accept -> first officer frame at the participant p50/p95 ms",
+                f"{s.get('accept_to_participant_first_frame_p50_ms')} / "
+                f"{s.get('accept_to_participant_first_frame_p95_ms')}",
             ),
             (
                 "accept -> both told p50/p99 ms",

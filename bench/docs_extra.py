@@ -138,6 +138,10 @@ def _row(label: str, r: dict[str, Any]) -> list[Any]:
         f"{p2o['audio_delivered_ratio']:.3f} / {o2p['audio_delivered_ratio']:.3f}",
         _pair(p2o["latency_p50_ms"], p2o["latency_p95_ms"]),
         _pair(s["accept_to_first_frame_p50_ms"], s["accept_to_first_frame_p95_ms"]),
+        _pair(
+            s.get("accept_to_participant_first_frame_p50_ms"),
+            s.get("accept_to_participant_first_frame_p95_ms"),
+        ),
         s["server_peak_rss_mb"],
         env["load_avg_1m_before"],
     ]
@@ -152,7 +156,8 @@ TARGET_HEADER = [
     "video delivered p→o / o→p",
     "audio delivered p→o / o→p",
     "e2e p50/p95 ms p→o",
-    "accept→first frame p50/p95 ms",
+    "accept→first frame at the officer p50/p95 ms",
+    "accept→first frame at the participant p50/p95 ms",
     "peak RSS MB",
     "load before",
 ]

@@ -41,6 +41,7 @@ class RunningCall:
     accept_at: float
     told_ms: float | None
     first_frame_s: float | None = None  # officer's accept -> first participant frame decoded
+    back_frame_s: float | None = None  # officer's accept -> first officer frame at the participant
     signalling_marks: dict[str, float] | None = None  # accept acknowledged, both sides told
 
     def timeline(self) -> dict[str, float | None]:
@@ -86,6 +87,7 @@ async def wait_first_frames(call: RunningCall) -> None:
         if at_officer and at_officer.arrivals.first_decoded_at and at_participant:
             if at_participant.arrivals.first_decoded_at:
                 call.first_frame_s = at_officer.arrivals.first_decoded_at - call.accept_at
+                call.back_frame_s = at_participant.arrivals.first_decoded_at - call.accept_at
                 return
         await asyncio.sleep(0.01)
     logging.warning("call %s: no video both ways after %.0f s", call.call_id, FIRST_FRAME_TIMEOUT_S)
@@ -166,6 +168,9 @@ def call_result(call: RunningCall, t0: float, t1: float) -> dict[str, Any]:
         "accept_to_first_frame_ms": None
         if call.first_frame_s is None
         else round(call.first_frame_s * 1000, 1),
+        "accept_to_participant_first_frame_ms": None
+        if call.back_frame_s is None
+        else round(call.back_frame_s * 1000, 1),
         "timeline": call.timeline(),
         "participant_to_officer": direction_stats(call.participant, call.officer, t0, t1),
         "officer_to_participant": direction_stats(call.officer, call.participant, t0, t1),
