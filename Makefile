@@ -72,11 +72,16 @@ run: setup
 services:
 	@bash .ci/services.sh
 
+# Parallel workers (pytest-xdist): most tests wait on timers, sockets and subprocesses, so 3
+# workers fit 2 cores; TEST_WORKERS=0 runs everything in this process. How the work is split:
+# tests/conftest.py (SERIAL_GROUPS) and docs/operations.md ("The test suite").
+TEST_WORKERS ?= 3
 test: setup chromium coturn services
 	$(BIN)/ruff check .
 	$(BIN)/mypy videocall signaling recording media web server.py
 	$(BIN)/lint-imports
-	$(BIN)/pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadgroup --no-loadscope-reorder \
+	  $(PYTEST_ARGS)
 
 lint: setup
 	$(BIN)/ruff check .

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
+import sqlite3
+import threading
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
@@ -20,6 +24,68 @@ from videocall.adapters.migrate import upgrade
 from videocall.settings import Settings
 
 DB_BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+# -- parallel runs (`make test`: pytest-xdist, --dist loadgroup) -------------------------------
+# Each test file is one unit of work: its tests run on one worker, in order, so module-scoped
+# fixtures are set up once. Families of files that would get in each other's way run one after
+# another on a single worker, beside the light tests of the other workers: the browser tests
+# (one Chromium, one shared server, screenshots and logs under fixed names) and the tests that
+# start several server processes, drive real media or wait out heartbeat TTLs. The families are
+# started first (they are the longest chains), then the other integration files; the unit
+# tests fill in at the end. (xdist's own xdist_group marks rename node ids, which pytest 9 no
+# longer allows: the grouping is done by the scheduler below instead.)
+SERIAL_GROUPS: dict[str, tuple[str, ...]] = {
+    "e2e": ("tests/e2e/",),
+    "heavy": (
+        "tests/integration/test_fault_matrix.py",
+        "tests/integration/test_cluster.py",
+        "tests/integration/test_outcomes_restart.py",
+        "tests/integration/test_network_",
+        "tests/integration/test_media_quality.py",
+        "tests/integration/test_media_call.py",
+        "tests/integration/test_media_recording.py",
+        "tests/integration/test_uploads_live_call.py",
+        "tests/integration/test_node_registry.py",
+        "tests/integration/test_node_incarnation.py",
+    ),
+}
+
+
+def work_unit(nodeid: str) -> str:
+    """The unit of work a test belongs to: its family in SERIAL_GROUPS, else its file."""
+    path = nodeid.split("::", 1)[0]
+    for group, prefixes in SERIAL_GROUPS.items():
+        if path.startswith(prefixes):
+            return group
+    return path
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getvalue("dist") != "loadgroup":
+        return None  # xdist's own scheduler for any other --dist
+    # Here, not at the top: the plain runs work without pytest-xdist installed.
+    from xdist.scheduler import LoadScopeScheduling
+
+    class UnitScheduling(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return work_unit(nodeid)
+
+    return UnitScheduling(config, log)
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if not os.environ.get("PYTEST_XDIST_WORKER"):
+        return  # a plain run keeps the collection order
+    order = [*SERIAL_GROUPS, "tests/integration/", "tests/"]
+
+    def rank(item: pytest.Item) -> int:
+        unit = work_unit(item.nodeid)
+        return next(i for i, prefix in enumerate(order) if unit.startswith(prefix))
+
+    # The workers report this order to the scheduler (with --no-loadscope-reorder it hands
+    # out the units in it). Stable: files keep their order within a rank.
+    items.sort(key=rank)
 
 
 @pytest.fixture(autouse=True)
@@ -53,44 +119,99 @@ def _library_timer(task: asyncio.Task[object]) -> bool:
     return getattr(task.get_coro(), "__qualname__", "") == "AsyncSocket._send_ping"
 
 
-async def _create_pg_database() -> str:
-    name = f"vc_test_{uuid.uuid4().hex[:12]}"
-    conn = await asyncpg.connect(POSTGRES_ADMIN_URL)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return name
+# -- databases --------------------------------------------------------------------------------
+# Migrating costs ~0.3 s on SQLite and ~1 s on PostgreSQL, and several hundred tests want a fresh
+# database: each process (each xdist worker) migrates one template of each kind once, and every
+# test gets a copy of it (a file copy; CREATE DATABASE ... TEMPLATE). The copies are the migrated
+# schema byte for byte, alembic_version included.
+
+_templates: dict[str, str] = {}
+_templates_lock = threading.Lock()
 
 
-async def _drop_pg_database(name: str) -> None:
+def _worker() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def _pg_url(name: str) -> str:
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
+    return f"{base}/{name}"
+
+
+async def _admin(sql: str) -> None:
     conn = await asyncpg.connect(POSTGRES_ADMIN_URL)
     try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await conn.execute(sql)
     finally:
         await conn.close()
+
+
+def _ensure_pg_template() -> str:
+    """Blocking (call from a thread): this process's migrated PostgreSQL template."""
+    with _templates_lock:
+        if "postgres" not in _templates:
+            name = f"vc_tpl_{_worker()}_{uuid.uuid4().hex[:8]}"
+            asyncio.run(_admin(f'CREATE DATABASE "{name}"'))
+            try:
+                upgrade(_pg_url(name))
+            except BaseException:
+                asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                raise
+            _templates["postgres"] = name
+        return _templates["postgres"]
+
+
+def _ensure_sqlite_template(base: Path) -> Path:
+    """Blocking (call from a thread): this process's migrated SQLite file, checkpointed."""
+    with _templates_lock:
+        if "sqlite" not in _templates:
+            path = base / "template.db"
+            upgrade(f"sqlite+aiosqlite:///{path}")
+            conn = sqlite3.connect(path)
+            try:  # everything in the main file: the copy needs no -wal beside it
+                conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            finally:
+                conn.close()
+            _templates["sqlite"] = str(path)
+        return Path(_templates["sqlite"])
+
+
+def _drop_templates() -> None:
+    name = _templates.pop("postgres", None)
+    if name is not None:
+        asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # In a thread of its own: no event loop may be running on this one.
+    dropper = threading.Thread(target=_drop_templates)
+    dropper.start()
+    dropper.join()
 
 
 @asynccontextmanager
 async def migrated_postgres() -> AsyncIterator[str]:
     """A fresh, migrated PostgreSQL database, dropped afterwards."""
-    name = await _create_pg_database()
-    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+asyncpg://")
-    url = f"{base}/{name}"
+    template = await asyncio.to_thread(_ensure_pg_template)
+    name = f"vc_test_{uuid.uuid4().hex[:12]}"
+    await _admin(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
     try:
-        await asyncio.to_thread(upgrade, url)
-        yield url
+        yield _pg_url(name)
     finally:
-        await _drop_pg_database(name)
+        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(params=DB_BACKENDS)
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+async def database_url(
+    request: pytest.FixtureRequest, tmp_path: Path, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[str]:
     """A freshly migrated database of each kind."""
     if request.param == "sqlite":
-        url = f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
-        await asyncio.to_thread(upgrade, url)
-        yield url
+        base = tmp_path_factory.getbasetemp()
+        template = await asyncio.to_thread(_ensure_sqlite_template, base)
+        path = tmp_path / "test.db"
+        shutil.copyfile(template, path)
+        yield f"sqlite+aiosqlite:///{path}"
         return
     async with migrated_postgres() as url:
         yield url

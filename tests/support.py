@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import random
 import socket
 import uuid
 from dataclasses import dataclass, field
@@ -77,7 +78,35 @@ def photo_bytes(
     return out.getvalue()
 
 
+# Ports for servers a test starts itself (subprocesses, webhook receivers). Not the kernel's
+# ephemeral range (32768-60999): a port handed out there and closed again may be given to any
+# outgoing connection or bind(0) before the test's server binds it. Each xdist worker draws from
+# a slice of its own, so workers never hand out the same port.
+_PORTS_LOW, _PORTS_HIGH = 20000, 32000
+_handed_out: set[int] = set()
+
+
+def _port_slice() -> range:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    count = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    index = int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else 0
+    size = (_PORTS_HIGH - _PORTS_LOW) // max(count, 1)
+    start = _PORTS_LOW + (index % max(count, 1)) * size
+    return range(start, start + size)
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A TCP port on 127.0.0.1 that is free now and not handed out before by this process."""
+    ports = _port_slice()
+    for _ in range(200):
+        port = random.choice(ports)
+        if port in _handed_out:
+            continue
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise RuntimeError(f"no free port in {ports}")

@@ -6,14 +6,16 @@ are skipped, saying why, when either is missing.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
-import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +23,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+
+from tests.support import free_port
+from videocall.accounts import Role
+from videocall.adapters.sql_accounts import SqlAccounts
+from videocall.adapters.sql_records import Database
+from videocall.clock import SystemClock
 
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
@@ -38,12 +46,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _wait_healthy(url: str, proc: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
@@ -67,17 +69,49 @@ class Server:
     env: dict[str, str]
 
 
-def _create_account(env: dict[str, str], username: str, password: str, role: str) -> None:
-    subprocess.run(
-        [
-            *(sys.executable, "-m", "videocall.adapters.accounts_cli", "create", "--if-missing"),
-            *("--username", username, "--role", role, "--name", username.title()),
-        ],
-        env={**env, "ACCOUNT_PASSWORD": password},
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-    )
+def _create_accounts(data_dir: Path, *accounts: tuple[str, str, str]) -> None:
+    """``(username, password, role)`` each, as ``accounts_cli create --if-missing`` makes them,
+    in the server's database (SQLite in its DATA_DIR), through the same adapter. In this process:
+    a command per account cost a Python start-up each (~2 s on a loaded machine)."""
+    url = f"sqlite+aiosqlite:///{(data_dir / 'videocall.db').resolve()}"
+
+    async def create() -> None:
+        database = Database.from_url(url)
+        try:
+            store = SqlAccounts(database)
+            for username, password, role in accounts:
+                if await store.by_username(username) is None:
+                    await store.create(
+                        username=username,
+                        password=password,
+                        role=Role(role),
+                        display_name=username.title(),
+                        now=SystemClock().now(),
+                    )
+        finally:
+            await database.close()
+
+    # A thread of its own: Playwright's sync API may have an event loop running on this one.
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, create()).result(timeout=60)
+
+
+_stopping: list[threading.Thread] = []
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def stop_servers_still_stopping() -> None:
+    """Wait for the servers whose shutdown runs in the background (at the end of the session)."""
+    while _stopping:
+        _stopping.pop().join()
 
 
 @contextmanager
@@ -85,7 +119,7 @@ def run_server(
     data_dir: Path, extra_env: dict[str, str] | None = None, log_name: str = "e2e-server.log"
 ) -> Iterator[Server]:
     """The real server as a subprocess on a free port, with its demo accounts and extra settings."""
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "DATA_DIR": str(data_dir),
@@ -110,15 +144,22 @@ def run_server(
         try:
             url = f"http://127.0.0.1:{port}"
             _wait_healthy(url, proc)
-            _create_account(env, *OFFICER, "officer")
-            _create_account(env, *SUPERVISOR, "supervisor")
+            _create_accounts(
+                Path(env["DATA_DIR"]), (*OFFICER, "officer"), (*SUPERVISOR, "supervisor")
+            )
             yield Server(url, data_dir, env)
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+            # SIGTERM now; its graceful shutdown (~2 s) goes on beside the next test, which has
+            # a server, port and data directory of its own. Waited for at the session's end.
+            stopper = threading.Thread(target=_stop, args=(proc,), name=f"stop-{proc.pid}")
+            stopper.start()
+            _stopping.append(stopper)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _servers_stopped() -> Iterator[None]:
+    yield
+    stop_servers_still_stopping()
 
 
 @pytest.fixture(scope="session")

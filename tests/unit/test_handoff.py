@@ -92,7 +92,8 @@ def test_an_unknown_link_is_not_found() -> None:
 @pytest.mark.parametrize(
     ("code", "ok"),
     [
-        (secrets.token_urlsafe(24), True),
+        # A fixed id: every xdist worker must collect the same test names.
+        pytest.param(secrets.token_urlsafe(24), True, id="a-fresh-code"),
         ("short", False),
         ("a" * 65, False),
         ("abc/../" + "a" * 30, False),
