@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import os
 import shutil
 import sqlite3
+import tempfile
 import threading
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -86,6 +88,71 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     # The workers report this order to the scheduler (with --no-loadscope-reorder it hands
     # out the units in it). Stable: files keep their order within a rank.
     items.sort(key=rank)
+
+
+# Tests that judge real-time media quality (no warning in a live call, a hint within 3 s) run
+# alone: while one runs, no other worker runs a test (it waits for the tests in progress to
+# end, and the others wait for it). Everything else shares the machine.
+ALONE: tuple[str, ...] = (
+    "tests/e2e/test_call_quality.py",
+    "tests/integration/test_uploads_live_call.py",
+    "tests/integration/test_media_quality.py",
+)
+
+
+class RunLock:
+    """A readers-writer lock over the workers of one xdist run (flock on two files): tests
+    share it, a test that runs alone takes it exclusively. The gate keeps new readers out
+    while a writer waits, so the writer is not starved."""
+
+    def __init__(self, path: Path) -> None:
+        self._gate = path.with_suffix(".gate").open("a+b")
+        self._rw = path.open("a+b")
+
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        fcntl.flock(self._gate, fcntl.LOCK_EX)
+        fcntl.flock(self._rw, fcntl.LOCK_SH)
+        fcntl.flock(self._gate, fcntl.LOCK_UN)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._rw, fcntl.LOCK_UN)
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        fcntl.flock(self._gate, fcntl.LOCK_EX)
+        try:
+            fcntl.flock(self._rw, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(self._rw, fcntl.LOCK_UN)
+        finally:
+            fcntl.flock(self._gate, fcntl.LOCK_UN)
+
+
+_run_lock: list[RunLock] = []
+
+
+def _lock_of_this_run() -> RunLock | None:
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if not run:
+        return None  # one process: nothing beside it
+    if not _run_lock:
+        _run_lock.append(RunLock(Path(tempfile.gettempdir()) / f"vc-tests-{run}.lock"))
+    return _run_lock[0]
+
+
+# tryfirst: outside pytest-timeout's wrapper, so the wait for the lock is not the test's time.
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Any:
+    lock = _lock_of_this_run()
+    if lock is None:
+        return (yield)
+    alone = item.nodeid.split("::", 1)[0].startswith(ALONE)
+    with lock.exclusive() if alone else lock.shared():
+        return (yield)
 
 
 @pytest.fixture(autouse=True)
