@@ -5,7 +5,7 @@ import { t } from "./i18n.js";
 import { call, setToken, token, ApiError } from "./api.js";
 import { clearErrors, showError, fieldError, busy } from "./forms.js";
 import { banner, watchBrowser, withRetry } from "./net.js";
-import * as precheck from "./precheck.js";
+import { ensureStream, setupPrecheck, stopMedia } from "./participant_precheck.js";
 import { confirmTwice } from "./confirm.js";
 import { StatusWatcher, renderStatus, unseenRelease, markSeen, backInQueue } from "./participant_status.js";
 import { fillProfile, parseDate, setupDateField } from "./profile.js";
@@ -19,11 +19,7 @@ const STAGE_KEY = "vc_stage"; // "queue" once the pre-call check passed (resume 
 const state = {
   record: null,
   step: null,
-  stream: null,
-  meterTimer: null,
-  mic: null,
   live: null,
-  checks: { camera: false, network: false },
 };
 
 const $ = (id) => document.getElementById(id);
@@ -156,7 +152,6 @@ function setupProfile() {
   });
 }
 
-
 // -- 3. documents (participant_documents.js) ---------------------------------------------
 
 function setupDocuments() {
@@ -195,95 +190,19 @@ function setupConsent() {
   });
 }
 
-// -- 5. pre-call check ------------------------------------------------------------------
+// -- 5. pre-call check (participant_precheck.js) ------------------------------------------
 
-function stopMedia() {
-  clearInterval(state.meterTimer);
-  state.meterTimer = null;
-  if (state.mic) state.mic.close();
-  state.mic = null;
-  if (state.stream && !(state.live && state.live.active)) {
-    for (const track of state.stream.getTracks()) track.stop();
-    state.stream = null;
-  }
-}
-
-function updatePrecheckButtons() {
-  const ready = state.checks.camera && state.checks.network;
-  $("precheck-next").hidden = !ready;
-  $("precheck-next").disabled = !ready;
-  $("precheck-retry").hidden = ready;
-  document.body.dataset.precheck = ready ? "passed" : "pending";
-}
-
-function startMeters() {
-  const video = $("precheck-video");
-  const canvas = $("light-canvas");
-  let heard = false;
-  state.mic = precheck.micLevel(state.stream);
-  clearInterval(state.meterTimer);
-  state.meterTimer = setInterval(() => {
-    const luma = precheck.meanLuma(video, canvas);
-    const level = precheck.lightingLevel(luma);
-    if (luma != null) $("light-meter").value = Math.round(luma);
-    document.body.dataset.lighting = level;
-    if (level === "ok") precheck.setCheck("check-light", "ok", "precheck.light_ok");
-    else if (level !== "pending") precheck.setCheck("check-light", "warn", `precheck.light_${level}`, `precheck.fix_${level}`);
-    const mic = state.mic.read();
-    $("mic-meter").value = Math.round(mic);
-    if (mic > 2) heard = true;
-    if (heard) precheck.setCheck("check-mic", "ok", "precheck.mic_ok");
-    else precheck.setCheck("check-mic", "warn", "precheck.mic_silent", "precheck.fix_mic_silent");
-  }, 400);
-}
-
-async function runPrecheck() {
-  stopMedia();
-  state.checks = { camera: false, network: false };
-  updatePrecheckButtons();
-  $("precheck-start").hidden = true;
-  precheck.setCheck("check-camera", "running", "precheck.asking");
-  precheck.setCheck("check-mic", "pending", "precheck.waiting");
-  precheck.setCheck("check-light", "pending", "precheck.waiting");
-  precheck.setCheck("check-network", "running", "precheck.testing");
-  const networkDone = precheck.connectionTest().then((result) => {
-    state.checks.network = result.verdict === "ok";
-    const vars = { ms: result.medianMs == null ? "–" : Math.round(result.medianMs) };
-    if (result.verdict === "ok") precheck.setCheck("check-network", "ok", "precheck.net_ok", null, vars);
-    else precheck.setCheck("check-network", "fail", `precheck.net_${result.verdict}`, `precheck.fix_net_${result.verdict}`, vars);
+function setupCheck() {
+  setupPrecheck({
+    keepStream: () => Boolean(state.live && state.live.active),
+    onNext: () => {
+      localStorage.setItem(STAGE_KEY, "queue");
+      go("queue");
+    },
   });
-  try {
-    state.stream = await precheck.openCamera();
-    $("precheck-video").srcObject = state.stream;
-    state.checks.camera = true;
-    precheck.setCheck("check-camera", "ok", "precheck.camera_ok");
-    startMeters();
-  } catch (err) {
-    precheck.setCheck("check-camera", "fail", "precheck.camera_failed", precheck.mediaErrorKey(err));
-    precheck.setCheck("check-mic", "fail", "precheck.camera_failed");
-    precheck.setCheck("check-light", "pending", "precheck.waiting");
-  }
-  await networkDone;
-  updatePrecheckButtons();
-}
-
-function setupPrecheck() {
-  $("precheck-start").addEventListener("click", runPrecheck);
-  $("precheck-retry").addEventListener("click", runPrecheck);
-  $("precheck-next").addEventListener("click", () => {
-    localStorage.setItem(STAGE_KEY, "queue");
-    go("queue");
-  });
-  i18n.onChange(precheck.retranslateChecks);
 }
 
 // -- 6/7. queue and call (Socket.IO, WebRTC) ----------------------------------------------
-
-async function ensureStream() {
-  if (state.stream && state.stream.getTracks().some((tr) => tr.readyState === "live")) return state.stream;
-  state.stream = await precheck.openCamera();
-  return state.stream;
-}
 
 function startLive(step) {
   showStep(step);
@@ -355,9 +274,7 @@ function setupResult() {
     go(stepFor(state.record));
   });
   confirmTwice($("forget-me"), "result.forget_confirm", () => {
-    setToken(null);
-    localStorage.removeItem(STAGE_KEY);
-    state.record = null;
+    forget();
     history.pushState(null, "", "/");
     showStep("register");
   });
@@ -370,12 +287,17 @@ function setupResult() {
 
 // -- start ------------------------------------------------------------------------------
 
-/** A token that no longer works: start over, and say why. Returns true when handled. */
-function handleAuthError(err) {
-  if (!(err instanceof ApiError) || err.status !== 401) return false;
+/** Drop the token and the record: the journey starts again at registration. */
+function forget() {
   setToken(null);
   localStorage.removeItem(STAGE_KEY);
   state.record = null;
+}
+
+/** A token that no longer works: start over, and say why. Returns true when handled. */
+function handleAuthError(err) {
+  if (!(err instanceof ApiError) || err.status !== 401) return false;
+  forget();
   showStep("register");
   showError($("form-register"), err, "err-form-register");
   return true;
@@ -404,7 +326,7 @@ async function main() {
   setupProfile();
   setupDocuments();
   setupConsent();
-  setupPrecheck();
+  setupCheck();
   setupLive();
   setupResult();
   booking.setup({
