@@ -1,9 +1,10 @@
 // The officer's desk: the next booked participants (issue 16), in the desk's zone, from
 // GET /api/appointments/upcoming; looked at again every half minute. Waits quietly until an
 // officer or supervisor has logged in on this page.
-import { t, onChange, locale } from "./i18n.js";
+import { t, onChange, formatDay } from "./i18n.js";
 import { call } from "./api.js";
 import { errorText } from "./forms.js";
+import { cell } from "./staff.js";
 
 const $ = (id) => document.getElementById(id);
 const REFRESH_MS = 30_000;
@@ -11,27 +12,9 @@ const LOGIN_POLL_MS = 3_000;
 const LIMIT = 10;
 const state = { body: null, timer: null };
 
-/** "Kam, 26 Nov" for a calendar date of the desk's zone. */
-function shortDay(date) {
-  const [y, m, d] = date.split("-").map(Number);
-  return new Intl.DateTimeFormat(locale(), {
-    weekday: "short",
-    day: "numeric",
-    month: "short",
-    timeZone: "UTC",
-  }).format(new Date(Date.UTC(y, m - 1, d, 12)));
-}
-
 /** Today's date in `zone` as YYYY-MM-DD. */
 function today(zone) {
   return new Intl.DateTimeFormat("en-CA", { timeZone: zone }).format(new Date());
-}
-
-function cell(tr, content) {
-  const td = document.createElement("td");
-  if (content instanceof Node) td.append(content);
-  else td.textContent = content;
-  tr.append(td);
 }
 
 function render() {
@@ -46,7 +29,7 @@ function render() {
     tr.dataset.recordId = a.record_id;
     const started = Date.parse(a.start) <= now;
     if (started) tr.className = "bookings-now";
-    const day = a.local_date === today(body.zone) ? t("dbook.today") : shortDay(a.local_date);
+    const day = a.local_date === today(body.zone) ? t("dbook.today") : formatDay(a.local_date, "short");
     const when = document.createElement("span");
     when.textContent = `${day}, ${a.local_start} ${zone}`;
     cell(tr, when);

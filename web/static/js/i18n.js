@@ -68,9 +68,10 @@ export function locale() {
   return current === "en" ? "en-GB" : "id-ID";
 }
 
-export function formatDateTime(iso) {
+export function formatDateTime(iso, zone = null) {
   if (!iso) return "";
   // Service times are Jakarta times, wherever the browser is (dateStyle cannot carry the zone).
+  // With a `zone`: that zone's time, without a zone name (the caller adds the zone's label).
   return new Intl.DateTimeFormat(locale(), {
     weekday: "long",
     day: "numeric",
@@ -78,9 +79,22 @@ export function formatDateTime(iso) {
     year: "numeric",
     hour: "2-digit",
     minute: "2-digit",
-    timeZone: "Asia/Jakarta",
-    timeZoneName: "short",
+    timeZone: zone || "Asia/Jakarta",
+    ...(zone ? {} : { timeZoneName: "short" }),
   }).format(new Date(iso));
+}
+
+/** A calendar date ("2026-11-26") in words, "long" (with the year) or "short" ("Kam, 26 Nov");
+ * the date is its zone's own, so no zone shift. */
+export function formatDay(date, style = "long") {
+  const [y, m, d] = date.split("-").map(Number);
+  const options =
+    style === "long"
+      ? { weekday: "long", day: "numeric", month: "long", year: "numeric" }
+      : { weekday: "short", day: "numeric", month: "short" };
+  return new Intl.DateTimeFormat(locale(), { ...options, timeZone: "UTC" }).format(
+    new Date(Date.UTC(y, m - 1, d, 12)),
+  );
 }
 
 /** A calendar date ("1985-05-12") as dd/mm/yyyy in both languages, whatever the browser's locale. */

@@ -112,6 +112,25 @@ export function cell(tr, content) {
   return td;
 }
 
+/** Fill a <select> with an empty first option (`emptyText`) and `options` as [value, text],
+ * keeping the choice made so far. */
+export function fillSelect(select, emptyText, options) {
+  const current = select.value;
+  const empty = document.createElement("option");
+  empty.value = "";
+  empty.textContent = emptyText;
+  select.replaceChildren(
+    empty,
+    ...options.map(([value, text]) => {
+      const o = document.createElement("option");
+      o.value = value;
+      o.textContent = text;
+      return o;
+    }),
+  );
+  select.value = current;
+}
+
 /** A small status tag: ⚠ for fail, ✓ for ok. */
 export function tag(kind, key) {
   const span = document.createElement("span");

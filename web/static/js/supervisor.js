@@ -6,7 +6,7 @@ import { t, formatDateTime } from "./i18n.js";
 import { call } from "./api.js";
 import { clearErrors, showError, errorText } from "./forms.js";
 import { banner } from "./net.js";
-import { cell, requireLogin, showRecord, staffImage, tag } from "./staff.js";
+import { cell, fillSelect, requireLogin, showRecord, staffImage, tag } from "./staff.js";
 import * as undecided from "./supervisor_undecided.js";
 
 const $ = (id) => document.getElementById(id);
@@ -252,23 +252,8 @@ function reasonText(code) {
 
 function fillReasonOptions() {
   const result = $("overturn-result").value;
-  const select = $("overturn-reason");
-  const current = select.value;
-  const empty = document.createElement("option");
-  empty.value = "";
-  empty.textContent = t("review.choose_reason");
-  select.replaceChildren(
-    empty,
-    ...state.reasons
-      .filter((r) => r.results.includes(result))
-      .map((r) => {
-        const o = document.createElement("option");
-        o.value = r.code;
-        o.textContent = reasonText(r.code);
-        return o;
-      }),
-  );
-  select.value = current;
+  const reasons = state.reasons.filter((r) => r.results.includes(result));
+  fillSelect($("overturn-reason"), t("review.choose_reason"), reasons.map((r) => [r.code, reasonText(r.code)]));
 }
 
 function setupReviewForm() {

@@ -2,7 +2,7 @@
 // the next days (GET /api/appointments/capacity), and the weekly plan of officers per weekday and
 // hour that makes the capacity (GET/PUT /api/appointments/plan), all in the desk's zone. Waits
 // quietly until a supervisor has logged in on this page.
-import { t, onChange, locale } from "./i18n.js";
+import { t, onChange, locale, formatDay } from "./i18n.js";
 import { call } from "./api.js";
 import { errorText } from "./forms.js";
 
@@ -21,16 +21,6 @@ function weekdayName(weekday, style = "long") {
   return new Intl.DateTimeFormat(locale(), { weekday: style, timeZone: "UTC" }).format(
     new Date(Date.UTC(2024, 0, 1 + weekday, 12)),
   );
-}
-
-function dayName(date) {
-  const [y, m, d] = date.split("-").map(Number);
-  return new Intl.DateTimeFormat(locale(), {
-    weekday: "short",
-    day: "numeric",
-    month: "short",
-    timeZone: "UTC",
-  }).format(new Date(Date.UTC(y, m - 1, d, 12)));
 }
 
 function el(tag, text, cls) {
@@ -65,7 +55,7 @@ function renderCapacity() {
       b.dataset.date = d.date;
       b.setAttribute("aria-pressed", String(d.date === state.day));
       const sum = totals(d);
-      b.append(el("span", dayName(d.date), "day-date"), el("span", t("capacity.day_summary", sum), "day-name"));
+      b.append(el("span", formatDay(d.date, "short"), "day-date"), el("span", t("capacity.day_summary", sum), "day-name"));
       b.addEventListener("click", () => {
         state.day = d.date;
         renderCapacity();

@@ -5,7 +5,7 @@ import { t, formatDateTime } from "./i18n.js";
 import { call } from "./api.js";
 import { clearErrors, showError, errorText } from "./forms.js";
 import { read, loadReasons, renderReasons, resetForm } from "./officer_decision.js";
-import { cell, tag } from "./staff.js";
+import { cell, fillSelect, tag } from "./staff.js";
 
 const $ = (id) => document.getElementById(id);
 const RELEASE_REASONS = ["officer_unavailable", "evidence_incomplete", "technical_problem"];
@@ -72,21 +72,8 @@ export function renderUndecided() {
 }
 
 function fillReleaseReasons() {
-  const select = $("release-reason");
-  const current = select.value;
-  const empty = document.createElement("option");
-  empty.value = "";
-  empty.textContent = t("undecided.choose_release_reason");
-  select.replaceChildren(
-    empty,
-    ...RELEASE_REASONS.map((code) => {
-      const o = document.createElement("option");
-      o.value = code;
-      o.textContent = t(`release_reason.${code}`);
-      return o;
-    }),
-  );
-  select.value = current;
+  const options = RELEASE_REASONS.map((code) => [code, t(`release_reason.${code}`)]);
+  fillSelect($("release-reason"), t("undecided.choose_release_reason"), options);
 }
 
 /** Show the decide and release forms for `item` (the review panel shows its evidence). */
