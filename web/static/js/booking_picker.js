@@ -1,7 +1,7 @@
 // The booking panel's slot picker (booking.js holds the state): the zone, a day picker and the
 // day's free slots in the participant's zone, named ("08:00–08:15 WITA"), and the choice with the
 // button to book it. Dates and times are formatted here, in the page's language.
-import { t, locale } from "./i18n.js";
+import { t, formatDay as dayName, formatDateTime as dateTime } from "./i18n.js";
 
 const $ = (id) => document.getElementById(id);
 export const ZONES = { "Asia/Jakarta": "WIB", "Asia/Makassar": "WITA", "Asia/Jayapura": "WIT" };
@@ -13,30 +13,20 @@ function span(cls, text) {
   return el;
 }
 
-/** A calendar date ("2026-11-26") in words; the date is the zone's own, so no zone shift. */
-export function dayName(date, style = "long") {
-  const [y, m, d] = date.split("-").map(Number);
-  const options =
-    style === "long"
-      ? { weekday: "long", day: "numeric", month: "long", year: "numeric" }
-      : { weekday: "short", day: "numeric", month: "short" };
-  return new Intl.DateTimeFormat(locale(), { ...options, timeZone: "UTC" }).format(
-    new Date(Date.UTC(y, m - 1, d, 12)),
-  );
+/** A pressed-or-not button of the picker (a day or a slot), `data` set on its dataset. */
+function choice(cls, data, pressed, onClick) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.className = cls;
+  Object.assign(b.dataset, data);
+  b.setAttribute("aria-pressed", String(pressed));
+  b.addEventListener("click", onClick);
+  return b;
 }
 
-/** An instant as a weekday, date and time in `zone` (the zone's label is added by the caller). */
-export function dateTime(iso, zone) {
-  return new Intl.DateTimeFormat(locale(), {
-    weekday: "long",
-    day: "numeric",
-    month: "long",
-    year: "numeric",
-    hour: "2-digit",
-    minute: "2-digit",
-    timeZone: zone,
-  }).format(new Date(iso));
-}
+/** A calendar date in words (i18n.formatDay); an instant as a weekday, date and time in a zone,
+ * whose label the caller adds (i18n.formatDateTime with a zone). */
+export { dayName, dateTime };
 
 /** An instant as HH:MM in `zone` (24 h, both languages). */
 export function clock(iso, zone) {
@@ -84,15 +74,10 @@ export function render(view, on) {
   $("booking-no-days").hidden = days.length > 0;
   $("booking-days").replaceChildren(
     ...days.map((d) => {
-      const b = document.createElement("button");
-      b.type = "button";
-      b.className = "day";
-      b.dataset.date = d.date;
-      b.setAttribute("aria-pressed", String(d.date === view.day));
+      const b = choice("day", { date: d.date }, d.date === view.day, () => on.onDay(d.date));
       const [weekday, ...rest] = dayName(d.date, "short").replace(",", "").split(" ");
       b.append(span("day-name", weekday), span("day-date", rest.join(" ")));
       b.setAttribute("aria-label", dayName(d.date));
-      b.addEventListener("click", () => on.onDay(d.date));
       return b;
     }),
   );
@@ -105,17 +90,13 @@ export function render(view, on) {
   $("booking-no-slots").hidden = slots.length > 0 || !days.length;
   $("booking-slots").replaceChildren(
     ...slots.map((s) => {
-      const b = document.createElement("button");
-      b.type = "button";
-      b.className = "slot";
-      b.dataset.start = s.start;
-      b.setAttribute("aria-pressed", String(Boolean(view.slot && view.slot.start === s.start)));
+      const pressed = Boolean(view.slot && view.slot.start === s.start);
+      const b = choice("slot", { start: s.start }, pressed, () => on.onSlot(s));
       b.append(
         span("slot-time", `${s.local_start}–${s.local_end}`),
         span("slot-zone", ` ${view.slots.zone_label}`),
       );
       b.title = t("booking.free", { n: s.free });
-      b.addEventListener("click", () => on.onSlot(s));
       return b;
     }),
   );

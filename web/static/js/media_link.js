@@ -90,17 +90,19 @@ export class MediaLink {
     return this.negotiating;
   }
 
+  /** Once ICE gathering is done, send the local description as `type` ("offer"/"answer"). */
+  async _sendLocal(pc, type) {
+    await waitForIce(pc);
+    return this.socket.timeout(15000).emitWithAck(type, { sdp: pc.localDescription.sdp, type });
+  }
+
   async _answer(sdp) {
     const pc = this._newPc();
     await pc.setRemoteDescription({ type: "offer", sdp });
     // addTrack takes the transceivers the offer created (same kind, not sending yet).
     for (const track of this.stream.getTracks()) pc.addTrack(track, this.stream);
     await pc.setLocalDescription(await pc.createAnswer());
-    await waitForIce(pc);
-    const reply = await this.socket.timeout(15000).emitWithAck("answer", {
-      sdp: pc.localDescription.sdp,
-      type: "answer",
-    });
+    const reply = await this._sendLocal(pc, "answer");
     if (pc !== this.pc) return;
     // Refused (video_codec_mismatch is also shown as a hint): offer ourselves after a pause.
     if (!reply || !reply.ok) this.retrySoon();
@@ -110,11 +112,7 @@ export class MediaLink {
     const pc = this._newPc();
     for (const track of this.stream.getTracks()) pc.addTrack(track, this.stream);
     await pc.setLocalDescription(await pc.createOffer());
-    await waitForIce(pc);
-    const reply = await this.socket.timeout(15000).emitWithAck("offer", {
-      sdp: pc.localDescription.sdp,
-      type: "offer",
-    });
+    const reply = await this._sendLocal(pc, "offer");
     if (pc !== this.pc) return;
     if (!reply || !reply.ok) {
       this.retrySoon();
