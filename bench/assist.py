@@ -49,7 +49,7 @@ def _jpeg(image: Image.Image) -> bytes:
 
 
 def photos(n: int) -> tuple[list[bytes], bytes]:
-    person = Image.fromarray(data.astronaut())
+    person = Image.fromarray(data.astronaut())  # type: ignore[no-untyped-call]
     card = render_ktp(Card(), face=person.crop((120, 30, 330, 300)))
     return [photograph(card, v) for v in variants(n, seed=21)], _jpeg(person)
 

@@ -16,12 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from aiohttp import web
-from aiortc import RTCRtpReceiver
 
-from bench.jitter import use_marker_jitter_buffer
 from media.baseline import media_call_class
 from media.call import MediaSettings
-from media.rtc_forward import FrameSink
 
 CALLS = web.AppKey("calls", dict)
 FACTORY = web.AppKey("factory", object)
@@ -52,18 +49,9 @@ async def close(request: web.Request) -> web.Response:
 
 
 def complete_frames_on_marker() -> None:
-    """Experiment: the server's video receivers complete frames on the RTP marker bit
-    (``bench.jitter``) instead of one frame late; measures what that would save."""
-    from videocall.adapters import media_call
-
-    original = media_call.install_tap  # type: ignore[attr-defined]
-
-    def install_tap(receiver: RTCRtpReceiver, sink: FrameSink, session_id: str) -> None:
-        if receiver.track is not None and receiver.track.kind == "video":
-            use_marker_jitter_buffer(receiver)
-        original(receiver, sink, session_id)
-
-    media_call.install_tap = install_tap  # type: ignore[attr-defined]
+    """Former experiment (``BENCH_SERVER_MARKER_JITTER``): the product's video receivers now
+    complete frames on the RTP marker bit themselves (``media.rtc_forward.install_tap``)."""
+    logging.warning("BENCH_SERVER_MARKER_JITTER: marker-bit frames are the default now")
 
 
 def create_app(pipeline: str, data_dir: Path) -> web.Application:
