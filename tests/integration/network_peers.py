@@ -6,6 +6,7 @@ import asyncio
 import fractions
 import re
 from collections.abc import Callable
+from pathlib import Path
 
 import av
 from aiortc import RTCPeerConnection, RTCRtpSender, RTCSessionDescription
@@ -182,3 +183,23 @@ class AdaptiveVp8Track(MediaStreamTrack):
                 elapsed = asyncio.get_running_loop().time() - self._started
                 out.pts, out.time_base = int(elapsed * 90000), fractions.Fraction(1, 90000)
                 return out
+
+
+def decoded_video(path: Path, title: str) -> tuple[int, list[int]]:
+    """Frames PyAV decodes from one video track of a recording, and its packet times in ms."""
+    with av.open(str(path)) as container:
+        stream = next(s for s in container.streams.video if s.metadata.get("title") == title)
+        times = [
+            int(p.pts * p.time_base * 1000)
+            for p in container.demux(stream)
+            if p.pts is not None and p.size
+        ]
+    with av.open(str(path)) as container:
+        stream = next(s for s in container.streams.video if s.metadata.get("title") == title)
+        frames = 0
+        for packet in container.demux(stream):
+            try:
+                frames += len(packet.decode())
+            except av.FFmpegError:
+                pass  # a frame that lost a reference; the next keyframe resyncs
+    return frames, times

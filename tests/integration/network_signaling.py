@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import av
 import socketio
 from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import MediaStreamTrack
@@ -188,23 +187,3 @@ class MediaPeer:
 def recording_path(client: Any, segment: dict[str, Any]) -> Path:
     root = Path(client.app[MEDIA_HUB].media_settings.recording_dir)
     return next(root.rglob(segment["file"]))
-
-
-def decoded_video(path: Path, title: str) -> tuple[int, list[int]]:
-    """Frames PyAV decodes from one video track of a recording, and its packet times in ms."""
-    with av.open(str(path)) as container:
-        stream = next(s for s in container.streams.video if s.metadata.get("title") == title)
-        times = [
-            int(p.pts * p.time_base * 1000)
-            for p in container.demux(stream)
-            if p.pts is not None and p.size
-        ]
-    with av.open(str(path)) as container:
-        stream = next(s for s in container.streams.video if s.metadata.get("title") == title)
-        frames = 0
-        for packet in container.demux(stream):
-            try:
-                frames += len(packet.decode())
-            except av.FFmpegError:
-                pass  # a frame that lost a reference; the next keyframe resyncs
-    return frames, times

@@ -14,6 +14,7 @@ from PIL import Image
 
 from server import MEDIA_HUB
 from tests.integration.media_peers import PatternTrack, Received, ToneTrack, _consume, wait_for
+from tests.integration.outcomes_support import APPROVE
 from videocall.accounts import Role
 from web import keys
 
@@ -203,17 +204,7 @@ async def test_decision_during_the_call_ends_media_and_rests_on_its_evidence(
             "/api/auth/login", json={"username": "budi", "password": "Petugas-Rahasia-2026"}
         )
         assert login.status == 200
-        checklist = {
-            item: True
-            for item in (
-                "face_matches_ktp",
-                "face_matches_selfie",
-                "ktp_security_features",
-                "random_code_read",
-                "details_confirmed",
-                "consent_confirmed",
-            )
-        }
+        checklist = APPROVE["checklist"]
         bad = await client.post(
             f"/api/sessions/{session_id}/decision",
             json={"result": "rejected", "reasons": [], "checklist": checklist},

@@ -10,11 +10,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import av
 import pytest
 from aiortc.mediastreams import MediaStreamTrack
 from media_peers import ClientPeer, PatternTrack, ToneTrack, connect_client, wait_for
-from network_peers import connect_via
+from network_peers import connect_via, decoded_video
 
 from media.call import MediaCall, MediaSettings, Side
 from tests.netem import Impairment, UdpImpairmentProxy
@@ -59,26 +58,6 @@ async def start_call(
     h.call.start_recording()
     await asyncio.sleep(2.0)  # the recording has its first keyframes
     return participant, officer
-
-
-def decoded_video(path: Path, title: str) -> tuple[int, list[int]]:
-    """Frames decoded from one video track of a recording, and its packet times in ms."""
-    with av.open(str(path)) as container:
-        stream = next(s for s in container.streams.video if s.metadata.get("title") == title)
-        times = [
-            int(p.pts * p.time_base * 1000)
-            for p in container.demux(stream)
-            if p.pts is not None and p.size
-        ]
-    with av.open(str(path)) as container:
-        stream = next(s for s in container.streams.video if s.metadata.get("title") == title)
-        frames = 0
-        for packet in container.demux(stream):
-            try:
-                frames += len(packet.decode())
-            except av.FFmpegError:
-                pass  # a frame that lost a reference; the next keyframe resyncs
-    return frames, times
 
 
 async def test_lossy_uplink_warns_and_video_keeps_flowing(harness: Harness) -> None:

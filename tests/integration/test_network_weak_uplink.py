@@ -11,24 +11,15 @@ from typing import Any
 
 import pytest
 from media_peers import PatternTrack, ToneTrack, wait_for
-from network_signaling import OFFICER, MediaPeer, decoded_video, recording_path, start_session
+from network_peers import decoded_video
+from network_signaling import OFFICER, MediaPeer, recording_path, start_session
+from outcomes_support import APPROVE
 
 from server import MEDIA_HUB
 from tests.netem import Impairment, UdpImpairmentProxy
 from web import keys
 
 I18N = Path(__file__).resolve().parents[2] / "web" / "i18n"
-CHECKLIST = dict.fromkeys(
-    (
-        "face_matches_ktp",
-        "face_matches_selfie",
-        "ktp_security_features",
-        "random_code_read",
-        "details_confirmed",
-        "consent_confirmed",
-    ),
-    True,
-)
 
 
 @pytest.fixture
@@ -76,7 +67,7 @@ async def test_thin_uplink_real_sender_goes_audio_only_and_back(
             "/api/auth/login", json={"username": OFFICER[0], "password": OFFICER[1]}
         )
         assert login.status == 200
-        approve = {"result": "approved", "reasons": [], "checklist": CHECKLIST, "notes": ""}
+        approve = {**APPROVE, "reasons": [], "notes": ""}
         resp = await client.post(f"/api/sessions/{session_id}/decision", json=approve)
         error = (await resp.json())["error"]
         assert resp.status == 422, error
