@@ -59,7 +59,10 @@ class MediaHub:
         # ``aiortc-relay`` is the naive decode/re-encode baseline, kept for the benchmark only.
         self.call_class: type[MediaCall] = media_call_class(settings.media_pipeline)
         self.calls: dict[str, MediaCall] = {}
-        self._lock = asyncio.Lock()
+        # One lock per call, not one for the hub: the first offer of a call reads its session
+        # (SQL) under it, and with many calls starting together a hub-wide lock queued every
+        # call's first offer behind the others' reads.
+        self._locks: dict[str, asyncio.Lock] = {}
         self._pending: set[asyncio.Future[Any]] = set()
         self._recording: set[str] = set()
         self._offered: dict[str, set[str]] = {}
@@ -120,13 +123,17 @@ class MediaHub:
     def hosted_here(self) -> frozenset[str]:
         return frozenset(self.calls)
 
+    def _lock_for(self, session_id: str) -> asyncio.Lock:
+        return self._locks.setdefault(session_id, asyncio.Lock())
+
     async def call_for(self, session_id: str) -> MediaCall:
-        async with self._lock:
+        async with self._lock_for(session_id):
             call = self.calls.get(session_id)
             if call is not None:
                 return call
             session = await self.sessions.get(session_id)
             if session.ended_at is not None:
+                self._locks.pop(session_id, None)
                 raise Conflict("the call has ended", code="call_closed")
             call = self.call_class(
                 session_id,
@@ -198,10 +205,11 @@ class MediaHub:
 
     async def end(self, session_id: str) -> dict[str, Any] | None:
         """Close a call's media and store its recording and quality with the session."""
-        async with self._lock:
+        async with self._lock_for(session_id):
             call = self.calls.pop(session_id, None)
             self._recording.discard(session_id)
             self._offered.pop(session_id, None)
+        self._locks.pop(session_id, None)
         if call is None:
             return None
         for hook in self.on_end:
