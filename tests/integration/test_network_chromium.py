@@ -6,7 +6,8 @@ signalling layer is tested elsewhere); the officer is an aiortc peer."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from tests.coturn import running_coturn
 from videocall.turn import ice_servers
 
 CHROMIUM = Path("/usr/bin/chromium")
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ARGS = [
     "--use-fake-ui-for-media-stream",
     "--use-fake-device-for-media-stream",
@@ -73,6 +75,23 @@ STATS_JS = """async () => {
 }"""
 
 
+@contextlib.asynccontextmanager
+async def serving(routes: Mapping[str, Handler]) -> AsyncIterator[str]:
+    """A small aiohttp app with these GET routes on http://127.0.0.1 (a secure context)."""
+    app = web.Application()
+    for path, handler in routes.items():
+        app.router.add_get(path, handler)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    try:
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        await runner.cleanup()
+
+
 @pytest.fixture
 async def page_url() -> AsyncIterator[str]:
     """An empty page on http://127.0.0.1 (a secure context: the camera needs one)."""
@@ -80,15 +99,8 @@ async def page_url() -> AsyncIterator[str]:
     async def empty(_: web.Request) -> web.Response:
         return web.Response(text="<html></html>", content_type="text/html")
 
-    app = web.Application()
-    app.router.add_get("/", empty)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}/"
-    await runner.cleanup()
+    async with serving({"/": empty}) as url:
+        yield url
 
 
 @pytest.fixture
@@ -237,17 +249,13 @@ async def static_url() -> AsyncIterator[str]:
     async def stub(_: web.Request) -> web.Response:
         return web.Response(text="export function io() {}", content_type="text/javascript")
 
-    app = web.Application()
-    app.router.add_get("/", empty)
-    app.router.add_get("/static/js/media_link.js", link)
-    app.router.add_get("/static/vendor/socket.io.esm.min.js", stub)
-    runner = web.AppRunner(app)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-    yield f"http://127.0.0.1:{port}/"
-    await runner.cleanup()
+    routes = {
+        "/": empty,
+        "/static/js/media_link.js": link,
+        "/static/vendor/socket.io.esm.min.js": stub,
+    }
+    async with serving(routes) as url:
+        yield url
 
 
 async def test_chromium_officer_answers_the_servers_reoffer(

@@ -4,6 +4,7 @@ python-socketio clients, SQLite; the queue in process and in Redis."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
@@ -72,21 +73,34 @@ class Sock:
         await self.sio.disconnect()
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
-async def desk_client(
-    request: pytest.FixtureRequest, app_factory: Callable[..., Awaitable[Client]]
+QUEUE_BACKENDS = ["memory", pytest.param("redis", marks=pytest.mark.redis)]
+
+
+@contextlib.asynccontextmanager
+async def app_with_queue(
+    app_factory: Callable[..., Awaitable[Client]], backend: str, name: str
 ) -> AsyncIterator[Client]:
-    """The app with the queue in process, or in Redis (with the Socket.IO Redis manager)."""
-    if request.param == "memory":
+    """The app with the queue in process (``memory``), or in Redis (with the Socket.IO Redis
+    manager) under a fresh ``test-<name>-`` prefix, cleared afterwards."""
+    if backend == "memory":
         yield await app_factory()
         return
-    prefix = f"test-desk-{uuid.uuid4().hex[:12]}"
+    prefix = f"test-{name}-{uuid.uuid4().hex[:12]}"
     client = await app_factory(redis_url=REDIS_URL, redis_prefix=prefix)
     yield client
     await client.close()  # before deleting the keys: no handler may run meanwhile
     redis = connect(REDIS_URL)
     await RedisQueueStore(redis, prefix=prefix).clear()
     await redis.aclose()
+
+
+@pytest.fixture(params=QUEUE_BACKENDS)
+async def desk_client(
+    request: pytest.FixtureRequest, app_factory: Callable[..., Awaitable[Client]]
+) -> AsyncIterator[Client]:
+    """The app with the queue in process, or in Redis (with the Socket.IO Redis manager)."""
+    async with app_with_queue(app_factory, request.param, "desk") as client:
+        yield client
 
 
 class World:
