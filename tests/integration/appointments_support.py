@@ -3,6 +3,7 @@ is tested elsewhere; 50 of them must be quick), staff sessions, and reading the 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import date
 from typing import Any
 
@@ -10,6 +11,7 @@ import sqlalchemy as sa
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from tests.integration.staff_support import staff_login
 from tests.support import make_nik
 from videocall.accounts import Role
 from videocall.adapters import db
@@ -18,6 +20,7 @@ from videocall.records import RecordState, new_record
 from web import keys
 
 Client = TestClient[web.Request, web.Application]
+Factory = Callable[..., Awaitable[Client]]  # the app_factory fixture
 
 
 class Person:
@@ -64,13 +67,10 @@ async def ready_person(client: Client, name: str = "Siti Aminah", province: str 
 
 
 async def staff_cookie(client: Client, name: str, role: Role) -> dict[str, str]:
-    app = client.app
-    now = app[keys.CLOCK].now()
-    account = await app[keys.ACCOUNTS].create(
-        username=name, password="Kuat-Sandi-Jadwal-2026", role=role, display_name=name, now=now
+    _, cookie = await staff_login(
+        client, name, role, password="Kuat-Sandi-Jadwal-2026", display_name=name, ttl_s=7 * 86400
     )
-    token = await app[keys.ACCOUNTS].open_session(account.id, now, 7 * 24 * 3600)
-    return {"Cookie": f"vc_session={token}"}
+    return cookie
 
 
 async def put_plan(client: Client, cookie: dict[str, str], plan: list[dict[str, int]]) -> Any:

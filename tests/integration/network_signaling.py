@@ -18,10 +18,10 @@ from network_peers import EncodedH264Track, only_codec, server_address
 
 from media.rtc_forward import hook_keyframe_requests, install_tap
 from server import MEDIA_HUB
+from tests.integration.staff_support import staff_login
 from tests.integration.test_queue_signaling import Sock
 from tests.netem import UdpImpairmentProxy, route_through
 from videocall.accounts import Role
-from web import keys
 
 OFFICER = ("budi", "Petugas-Rahasia-2026")
 
@@ -42,17 +42,9 @@ class Paired:
 async def start_session(client: Any, participant: Any) -> Paired:
     """A participant ready for the call (consent given), paired with a new officer."""
     await participant.to_ready()
-    app = client.app
-    officer = await app[keys.ACCOUNTS].create(
-        username=OFFICER[0],
-        password=OFFICER[1],
-        role=Role.OFFICER,
-        display_name="Budi",
-        now=app[keys.CLOCK].now(),
-    )
-    cookie = await app[keys.ACCOUNTS].open_session(officer.id, app[keys.CLOCK].now(), 3600)
+    _, cookie = await staff_login(client, OFFICER[0], Role.OFFICER, password=OFFICER[1])
     p_sock = await Sock(client, "/participant", auth={"token": participant.token}).connect()
-    o_sock = await Sock(client, "/officer", headers={"Cookie": f"vc_session={cookie}"}).connect()
+    o_sock = await Sock(client, "/officer", headers=cookie).connect()
     paired = Paired("", [p_sock, o_sock])
     try:
         assert (await p_sock.call("join_queue"))["ok"]

@@ -11,11 +11,10 @@ import io
 import json
 import zipfile
 from collections import Counter
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from tests.integration.appointments_support import (
-    Client,
+    Factory,
     Person,
     events,
     history_actions,
@@ -27,7 +26,6 @@ from tests.support import SettableClock
 from videocall.accounts import Role
 from web.appointments_schemas import AppointmentEnvelope, CapacityOut, SlotsOut, UpcomingOut
 
-Factory = Callable[..., Awaitable[Client]]
 OFFICE = {"service_hours": "mon-fri 08:00-16:00"}
 WED_0900 = "2026-11-25T02:00:00Z"  # Wednesday 09:00 WIB
 

@@ -6,14 +6,14 @@ The test clock starts on Tuesday 24 November 2026, 03:00 UTC (10:00 WIB)."""
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
 
 from tests.integration.appointments_support import (
     Client,
+    Factory,
     Person,
     events,
     history_actions,
@@ -22,14 +22,12 @@ from tests.integration.appointments_support import (
     staff_cookie,
 )
 from tests.integration.outcomes_support import Receiver, wait_for
-from tests.integration.test_queue_signaling import Sock
-from tests.support import REDIS_URL, SettableClock, free_port
+from tests.integration.test_queue_signaling import QUEUE_BACKENDS, Sock, app_with_queue
+from tests.support import SettableClock, free_port
 from videocall.accounts import Role
-from videocall.adapters.redis_queue import RedisQueueStore, connect
 from videocall.appointments import Status
 from web import keys
 
-Factory = Callable[..., Awaitable[Client]]
 THU_0900 = "2026-11-26T02:00:00Z"  # Thursday 09:00 WIB, 47 h after the clock's start
 
 
@@ -128,19 +126,11 @@ async def test_reminders_once_across_a_restart_then_no_show(
         await receiver.stop()
 
 
-@pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.redis)])
+@pytest.fixture(params=QUEUE_BACKENDS)
 async def desk(request: pytest.FixtureRequest, app_factory: Factory) -> AsyncIterator[Client]:
     """The app (open at any time) with the queue in process, or in Redis."""
-    if request.param == "memory":
-        yield await app_factory()
-        return
-    prefix = f"test-appointments-{uuid.uuid4().hex[:12]}"
-    client = await app_factory(redis_url=REDIS_URL, redis_prefix=prefix)
-    yield client
-    await client.close()
-    redis = connect(REDIS_URL)
-    await RedisQueueStore(redis, prefix=prefix).clear()
-    await redis.aclose()
+    async with app_with_queue(app_factory, request.param, "appointments") as client:
+        yield client
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)

@@ -11,13 +11,13 @@ import pytest
 from server import MEDIA_HUB
 from tests.conftest import Participant
 from tests.integration.media_peers import PatternTrack, wait_for
+from tests.integration.staff_support import staff_login
 from tests.integration.test_media_signaling import Side
 from tests.integration.test_ops_metrics import scrape
 from tests.integration.test_queue_signaling import Sock
 from tests.support import make_nik
 from videocall.accounts import Role
 from videocall.app.setup_timeline import SETUP_STEPS
-from web import keys
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -34,18 +34,11 @@ def step_counts(data: dict[Any, float]) -> dict[str, float]:
 
 async def test_one_call_fills_every_setup_step(client: Any) -> None:
     app = client.app
-    officer_account = await app[keys.ACCOUNTS].create(
-        username="budi",
-        password="Petugas-Rahasia-2026",
-        role=Role.OFFICER,
-        display_name="Budi",
-        now=app[keys.CLOCK].now(),
-    )
-    cookie = await app[keys.ACCOUNTS].open_session(officer_account.id, app[keys.CLOCK].now(), 3600)
+    _, cookie = await staff_login(client, "budi", Role.OFFICER)
     person = Participant(client, make_nik(female=True))
     await person.to_ready()
     p_sock = await Sock(client, "/participant", auth={"token": person.token}).connect()
-    o_sock = await Sock(client, "/officer", headers={"Cookie": f"vc_session={cookie}"}).connect()
+    o_sock = await Sock(client, "/officer", headers=cookie).connect()
     sides: list[Side] = []
     session_id = None
     try:

@@ -15,9 +15,10 @@ from media.rtc_forward import install_tap
 from tests.conftest import Participant
 from tests.integration.media_peers import PatternTrack, ToneTrack, digest, wait_for
 from tests.integration.monitor_peer import MonitorPeer
+from tests.integration.staff_support import staff_login
 from tests.integration.test_queue_signaling import Sock
 from tests.support import make_nik
-from videocall.accounts import Account, Role
+from videocall.accounts import Role
 from web import keys
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
@@ -57,20 +58,6 @@ class MediaSide:
         await self.sock.close()
 
 
-async def staff(client: Any, name: str, role: Role) -> tuple[Account, dict[str, str]]:
-    app = client.app
-    now = app[keys.CLOCK].now()
-    account = await app[keys.ACCOUNTS].create(
-        username=name,
-        password="Petugas-Rahasia-2026",
-        role=role,
-        display_name=name.title(),
-        now=now,
-    )
-    token = await app[keys.ACCOUNTS].open_session(account.id, now, 3600)
-    return account, {"Cookie": f"vc_session={token}"}
-
-
 async def post(client: Any, path: str, headers: dict[str, str], body: Any = None) -> Any:
     client.session.cookie_jar.clear()  # each person sends their own cookie explicitly
     resp = await client.post(path, json=body, headers=headers)
@@ -85,8 +72,8 @@ async def get(client: Any, path: str, headers: dict[str, str]) -> Any:
 async def test_supervisor_watches_and_ends_a_call(app_factory: Any) -> None:
     client = await app_factory(drain_seconds=1.0)  # a failed test leaves no call to wait for
     app = client.app
-    _, officer_auth = await staff(client, "budi", Role.OFFICER)
-    supervisor, supervisor_auth = await staff(client, "sari", Role.SUPERVISOR)
+    _, officer_auth = await staff_login(client, "budi", Role.OFFICER)
+    supervisor, supervisor_auth = await staff_login(client, "sari", Role.SUPERVISOR)
     desk = Sock(client, "/officer", headers=dict(officer_auth))  # the client pops the cookie
     person = Participant(client, make_nik(female=True))
     await person.to_ready()
