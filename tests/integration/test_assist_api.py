@@ -129,6 +129,10 @@ async def test_officer_sees_readings_and_face_scores_of_the_call(
     session = await app[keys.SESSIONS].start(
         record_id=p.record_id, officer_id=officer.id, officer_actor=officer.actor, now=clock.now()
     )
+    # Hung up at once, awaiting the decision (the record stays in the call): an open SQL call
+    # that the queue store does not know would be ended by the reconciler on a slow run.
+    await app[keys.SESSIONS].mark_connected(session.id, clock.now())
+    assert await app[keys.SESSIONS].await_decision(session.id, reason="hangup", now=clock.now())
     snapshots = app[keys.SETTINGS].snapshots_dir
     snapshots.mkdir(parents=True, exist_ok=True)
     (snapshots / f"{session.id}-001-face.jpg").write_bytes(_jpeg(_person().crop((60, 0, 440, 380))))

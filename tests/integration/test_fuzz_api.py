@@ -202,6 +202,10 @@ async def call_awaiting_decision(client: Client, clock: SettableClock) -> str:
     session = await sessions.start(
         record_id=person.record_id, officer_id=officer.id, officer_actor=officer.actor, now=now
     )
+    # Hung up at once: an open SQL call the queue store does not know would be ended by the
+    # reconciler on a slow run; the media is stored after the hang-up, as the media hub does.
+    await sessions.mark_connected(session.id, now)
+    assert await sessions.await_decision(session.id, reason="hangup", now=now)
     settings = app[keys.SETTINGS]
     for directory, name, data in (
         (settings.snapshots_dir, f"{session.id}-face.jpg", photo_bytes(seed=5)),
@@ -217,8 +221,6 @@ async def call_awaiting_decision(client: Client, clock: SettableClock) -> str:
     }
     segment = {"file": f"{session.id}-0.webm", "sha256": "0" * 64, "duration": 12.0}
     await sessions.update_media(session.id, snapshots=[snapshot], recording={"segments": [segment]})
-    await sessions.mark_connected(session.id, now)
-    assert await sessions.await_decision(session.id, reason="hangup", now=now)
     return session.id
 
 
