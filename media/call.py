@@ -58,6 +58,7 @@ from media.call_model import (
 from media.call_quality import CallQuality
 from media.call_renegotiation import CallRenegotiation
 from media.codecs import mismatch, parse_offer, same_format
+from media.ice_consent import guard_consent_after_close
 from media.rtc_forward import KeyframeRequester, allow_loopback_candidates
 from media.setup_watch import SetupWatch
 from media.uplink_guard import UplinkGuard
@@ -98,6 +99,7 @@ class MediaCall(CallRenegotiation, CallQuality):
         self._clock = clock or SystemClock()
         if settings.allow_loopback:
             allow_loopback_candidates(True)
+        guard_consent_after_close()
         now = self._clock.monotonic()
         self._started = now
         self._monitors = {s: QualityMonitor(settings.thresholds, now) for s in SIDES}

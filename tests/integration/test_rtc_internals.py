@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import queue
 
@@ -13,7 +14,7 @@ from aiortc.rtcrtpreceiver import StreamStatistics
 from aiortc.rtp import RtpPacket
 from media_peers import PatternTrack, wait_for
 
-from media import rtc_forward
+from media import ice_consent, rtc_forward
 
 UPGRADE_HINT = (
     "aiortc internals used by media/rtc_forward.py changed ({what}); "
@@ -36,6 +37,20 @@ def test_receiver_internals_exist() -> None:
         {"packets_expected", "packets_received", "max_seq"} <= set(dir(StreamStatistics(90000))),
         "StreamStatistics counters",
     )
+
+
+async def test_ice_consent_guard_internals_and_effect() -> None:
+    """media/ice_consent.py: connect() starts query_consent after the checks, close() sets
+    _closing first; a consent task started on a closing connection ends at once."""
+    connect = inspect.getsource(aioice.ice.Connection.connect)
+    require("self.query_consent()" in connect, "Connection.connect starts query_consent")
+    close = inspect.getsource(aioice.ice.Connection.close)
+    require("self._closing = True" in close, "Connection.close sets _closing")
+    ice_consent.guard_consent_after_close()
+    connection = aioice.ice.Connection(ice_controlling=True)
+    await connection.close()
+    task = asyncio.ensure_future(connection.query_consent())
+    await asyncio.wait_for(task, 1)  # without the guard: sleeps ~5 s, then loops for ever
 
 
 def test_jitter_buffer_internals_exist() -> None:
