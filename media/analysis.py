@@ -31,6 +31,7 @@ from typing import Any, cast
 import av
 import numpy as np
 from av.video.frame import VideoFrame
+from av.video.reformatter import VideoReformatter
 from numpy.typing import NDArray
 from PIL import Image
 
@@ -99,12 +100,20 @@ def luma(frame: VideoFrame, width: int = SHARPNESS_WIDTH) -> NDArray[np.uint8]:
     size is an integer step of the frame's, point-sampled, like ``downscale``.
     """
     step = max(1, frame.width // width)
-    rgb = frame.reformat(
-        width=max(1, frame.width // step),
-        height=max(1, frame.height // step),
-        format="rgb24",
-        interpolation="POINT",
-    ).to_ndarray()
+    # A reformatter of its own: ``frame.reformat`` caches one on the frame, and the latest frame
+    # is read by the analysis thread and a snapshot's thread at once (a shared SwsContext
+    # crashed a test worker with a segmentation fault).
+    rgb = (
+        VideoReformatter()
+        .reformat(
+            frame,
+            width=max(1, frame.width // step),
+            height=max(1, frame.height // step),
+            format="rgb24",
+            interpolation="POINT",
+        )
+        .to_ndarray()
+    )
     return bt601_luma(cast(NDArray[np.uint8], rgb))
 
 
@@ -235,7 +244,8 @@ def save_snapshot(
         raise ValueError("snapshot kind must be 1-32 of [a-z0-9_], starting with a letter")
     metrics = measure(luma(frame))
     levels = classify_picture(metrics, None, thresholds)
-    image = frame.to_image()  # type: ignore[no-untyped-call]
+    # Its own RGB copy (see ``luma``): the analysis thread may be converting the same frame.
+    image = VideoReformatter().reformat(frame, format="rgb24").to_image()  # type: ignore[no-untyped-call]
     jpeg = _jpeg(image, 92)
     thumb_image = image.copy()
     thumb_image.thumbnail(THUMBNAIL_SIZE)
