@@ -75,7 +75,7 @@ services:
 # Parallel workers (pytest-xdist): most tests wait on timers, sockets and subprocesses, so 3
 # workers fit 2 cores; TEST_WORKERS=0 runs everything in this process. How the work is split:
 # tests/conftest.py (SERIAL_GROUPS) and docs/operations.md ("The test suite").
-TEST_WORKERS ?= 3
+TEST_WORKERS ?= 2
 test: setup chromium coturn services
 	$(BIN)/ruff check .
 	$(BIN)/mypy videocall signaling recording media web server.py
