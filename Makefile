@@ -72,7 +72,7 @@ run: setup
 services:
 	@bash .ci/services.sh
 
-# Parallel workers (pytest-xdist): most tests wait on timers, sockets and subprocesses, so 3
+# Parallel workers (pytest-xdist): most tests wait on timers, sockets and subprocesses, so 2
 # workers fit 2 cores; TEST_WORKERS=0 runs everything in this process. How the work is split:
 # tests/conftest.py (SERIAL_GROUPS) and docs/operations.md ("The test suite").
 TEST_WORKERS ?= 2
